@@ -1,0 +1,7 @@
+# -DJOULE_SANITIZE=address,undefined  (STYLE.md §11)
+set(JOULE_SANITIZE "" CACHE STRING "comma-separated sanitizers (address,undefined)")
+if(JOULE_SANITIZE)
+  set(_san "-fsanitize=${JOULE_SANITIZE}" -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_compile_options(${_san})
+  add_link_options(${_san})
+endif()

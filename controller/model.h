@@ -1,0 +1,109 @@
+/* model.h - the controller's in-memory cluster: hosts, VMs, loads smoothed over the load window.
+ * Owned by the loop thread. model_snapshot_build() copies what the policy needs. */
+#ifndef JOULE_MODEL_H
+#define JOULE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "policy/model_snapshot.h"
+
+struct hv_sample;
+
+#define MODEL_WINDOW_MAX 256 /* samples kept per series; older ones are dropped */
+
+/* A time-windowed moving average: the mean of the samples taken in the last window_ns. */
+struct model_window {
+    double v[MODEL_WINDOW_MAX];
+    int64_t t[MODEL_WINDOW_MAX];
+    size_t head;   /* index of the oldest */
+    size_t n;
+};
+
+void model_window_push(struct model_window *w, int64_t t_ns, double v);
+/* Mean of samples with t > now - window_ns; `fallback` when there are none. */
+double model_window_mean(const struct model_window *w, int64_t now_ns, int64_t window_ns,
+                         double fallback);
+void model_window_reset(struct model_window *w);
+
+struct model_vm {
+    char uuid[37];
+    char *name;
+    int host;                 /* host index; -1 when not seen on any host */
+    unsigned vcpus;
+    double mem_mib;
+    uint64_t prev_cpu_time_ns;
+    int64_t prev_mono_ns;
+    bool have_prev;
+    double cpu_cores;         /* instant: cores used over the last interval */
+    struct model_window cpu;  /* cores */
+    uint64_t rx_bytes;
+    uint64_t tx_bytes;
+    bool pinned;
+    bool migrating;
+    int64_t last_move_ns;     /* SNAP_NEVER if never moved by joule */
+    int64_t last_seen_ns;
+};
+
+struct model_host {
+    char *name;
+    int cfg_index;
+    double cpus;              /* capacity in cores (config override or hypervisor) */
+    double mem_mib;
+    enum power_state state;
+    bool reachable;
+    double load_pct;          /* instant */
+    struct model_window load; /* pct */
+    double watts;
+    bool watts_from_model;    /* no fresh meter reading: estimated from the power model */
+    int64_t watts_t_ns;
+    int64_t meter_t_ns;       /* last real meter reading */
+    double meter_kwh;         /* last CurrentSummationDelivered, if any (-1 none) */
+    int64_t last_sample_ns;
+    int64_t off_since_ns;
+    size_t n_vms;
+    double mem_used_mib;
+};
+
+struct model {
+    const struct config *cfg; /* borrowed */
+    struct model_host *hosts;
+    size_t n_hosts;
+    struct model_vm *vms;
+    size_t n_vms;
+    size_t cap_vms;
+};
+
+/* One host per configured host, state UNKNOWN, unreachable until sampled. */
+struct model *model_new(const struct config *cfg);
+void model_free(struct model *m);
+/* Points the model at a reloaded config with the same host list (SIGHUP). */
+void model_set_config(struct model *m, const struct config *cfg);
+
+int model_host_find(const struct model *m, const char *name);
+int model_vm_find(const struct model *m, const char *uuid);
+
+/* Applies one hypervisor sample of host `h`: per-VM CPU from cpu.time deltas (a negative delta,
+ * as after a migration, restarts the baseline), host load = sum of VM use / capacity. VMs
+ * missing from the sample leave the host. */
+void model_apply_sample(struct model *m, int h, const struct hv_sample *s);
+void model_host_set_unreachable(struct model *m, int h, int64_t now_ns);
+/* Meter reading (watts, optional kWh counter). */
+void model_apply_meter(struct model *m, int h, int64_t t_ns, double watts, double kwh);
+/* For hosts without a fresh meter reading (older than stale_ns), sets watts from the power
+ * model (idle + (max - idle) * load, standby when off) and marks them as estimated. */
+void model_estimate_watts(struct model *m, int64_t now_ns, int64_t stale_ns);
+void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns);
+
+double model_host_load_smoothed(const struct model *m, int h, int64_t now_ns);
+double model_vm_cores_smoothed(const struct model *m, int vm, int64_t now_ns);
+
+/* Builds a snapshot; names are borrowed from the model (valid until the model changes). */
+void model_snapshot_build(const struct model *m, int64_t now_ns, struct model_snapshot *out);
+void model_snapshot_free(struct model_snapshot *s);
+
+const char *power_state_name(enum power_state s);
+
+#endif
