@@ -641,6 +641,41 @@ static void test_threaded_abort(void **state)
     plan_free(&p);
 }
 
+static void test_threaded_executor_timeout(void **state)
+{
+    struct fx *f = *state;
+    struct gate *g = &f->g;
+    struct model_snapshot snap;
+    struct plan p;
+    plan_all(f, &p, &snap);
+    struct joule_err err = { 0 };
+    assert_int_equal(executor_start(f->ex, &p, &snap, "hang", &err), 0);
+    executor_poll(f->ex);
+    gate_wait_entered(g, 2);
+    /* the fake never aborts by itself: past timeout (30 s) + grace the executor aborts it */
+    clock_sim_advance(f->cs, 39 * S);
+    executor_poll(f->ex);
+    pthread_mutex_lock(&g->mu);
+    assert_false(g->aborted[0]);
+    pthread_mutex_unlock(&g->mu);
+    clock_sim_advance(f->cs, 2 * S);
+    collect(f, 2);
+    executor_poll(f->ex);
+    assert_false(executor_busy(f->ex));
+    struct executor_outcome oc;
+    executor_outcome(f->ex, &oc);
+    assert_true(oc.failed);
+    assert_int_equal(oc.migrations_failed, 2);
+    assert_int_equal(oc.migrations_skipped, 2);
+    struct migration_record r[8];
+    assert_int_equal(executor_take_records(f->ex, r, 8), 2);
+    assert_true(r[0].aborted && r[1].aborted);
+    assert_int_equal(vm_host(f, "v0"), 0);
+    assert_int_equal(vm_host(f, "v2"), 1);
+    model_snapshot_free(&snap);
+    plan_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threaded_bounded_concurrency, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_failure_drops_rest, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_abort, setup_gate, teardown),
+        cmocka_unit_test_setup_teardown(test_threaded_executor_timeout, setup_gate, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
