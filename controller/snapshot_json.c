@@ -242,6 +242,8 @@ static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
             rc = get_time(rd, it, &h->off_since_ns);
         } else if (!strcmp(k, "boot_ns")) {
             rc = get_int64(rd, it, 0, INT64_MAX, &h->boot_ns);
+        } else if (!strcmp(k, "receiving")) {
+            rc = get_bool(rd, it, &h->receiving);
         } else {
             rc = bad(rd, k, "unknown key");
         }
@@ -548,6 +550,7 @@ void snapshot_to_bson(const struct model_snapshot *s, const struct policy_cfg *c
         BSON_APPEND_BOOL(&el, "reachable", h->reachable);
         append_time(&el, "off_since_ns", h->off_since_ns);
         BSON_APPEND_INT64(&el, "boot_ns", h->boot_ns);
+        BSON_APPEND_BOOL(&el, "receiving", h->receiving);
         bson_append_document_end(&arr, &el);
     }
     bson_append_array_end(doc, &arr);

@@ -212,6 +212,8 @@ size_t policy_consolidate(struct pol_round *r)
         int c = e.host;
         if (!pol_host_managed(r, c) || e.load != r->load_pct[c])
             continue; /* stale entry */
+        if (s->hosts[c].receiving)
+            continue; /* never power off a host that is receiving a VM */
         double c_cap = s->hosts[c].cpus, th2 = cfg->th2_factor * (cap - c_cap);
         if (!(used < th2 - POLICY_CORES_EPS))
             continue;

@@ -67,6 +67,7 @@ static void gen(struct rng *r, struct cluster *c, struct snap_host *hosts, struc
         h->priority = rng_int(r, 0, 2);
         h->excluded = rng_chance(r, 0.08);
         h->reachable = !rng_chance(r, 0.05);
+        h->receiving = rng_chance(r, 0.05);
     }
     size_t nv = (size_t)rng_int(r, 0, 60);
     s->n_vms = 0;
@@ -186,6 +187,7 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
             assert_true(s->consolidation_allowed);
             assert_true(a->host >= 0 && (size_t)a->host < s->n_hosts);
             assert_true(managed(&s->hosts[a->host]));
+            assert_false(s->hosts[a->host].receiving);
             assert_false(rp->off[a->host]);
             for (size_t v = 0; v < s->n_vms; v++)
                 assert_int_not_equal(rp->vm_host[v], a->host); /* keeps no VM */
@@ -329,7 +331,7 @@ static bool th2_has_empty_host(const struct cluster *c)
     if (n_on <= floor_hosts)
         return false;
     for (size_t i = 0; i < s->n_hosts; i++)
-        if (managed(&s->hosts[i]) && vms_on[i] == 0 &&
+        if (managed(&s->hosts[i]) && vms_on[i] == 0 && !s->hosts[i].receiving &&
             used < c->cfg.th2_factor * (cap - s->hosts[i].cpus) - 1e-6)
             return true;
     return false;
