@@ -467,7 +467,10 @@ int snapshot_json_parse(const char *json, size_t len, const char *origin,
 
 int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    bool use_stdin = !strcmp(path, "-");
+    FILE *f = use_stdin ? stdin : fopen(path, "rb");
+    if (use_stdin)
+        path = "<stdin>";
     if (!f)
         return joule_err_set(err, errno == ENOENT ? JOULE_ENOENT : JOULE_EIO, "%s: %s", path,
                              strerror(errno));
@@ -488,7 +491,8 @@ int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule
     }
     if (rc == 0 && ferror(f))
         rc = joule_err_set(err, JOULE_EIO, "%s: read error", path);
-    fclose(f);
+    if (!use_stdin)
+        fclose(f);
     if (rc == 0)
         rc = snapshot_json_parse(buf, len, path, out, err);
     free(buf);

@@ -37,7 +37,7 @@ struct snapshot_doc {
 /* Parses a snapshot document. `origin` names it in errors ("file.json: hosts[2].cpus: ..."). */
 int snapshot_json_parse(const char *json, size_t len, const char *origin,
                         struct snapshot_doc **out, struct joule_err *err);
-/* Reads and parses a file. */
+/* Reads and parses a file ("-" = standard input, named "<stdin>" in errors). */
 int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule_err *err);
 void snapshot_doc_free(struct snapshot_doc *d);
 

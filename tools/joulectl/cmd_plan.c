@@ -20,6 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: joulectl plan --dry-run [--json] [--config FILE] [--balance NAME] SNAPSHOT.json\n"
+            "(SNAPSHOT.json may be - for standard input)\n"
             "Runs the policy on a cluster snapshot (JSON, see controller/snapshot_json.h) and prints\n"
             "the plan with each action's reason. Nothing is executed.\n"
             "  --config FILE    take the policy settings from a jouled config file (otherwise\n"
@@ -95,7 +96,7 @@ int cmd_plan(int argc, char **argv)
             config_path = argv[++i];
         } else if (!strcmp(argv[i], "--balance") && i + 1 < argc) {
             balance = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') { /* "-" alone is stdin */
             fprintf(stderr, "joulectl plan: unknown option \"%s\"\n", argv[i]);
             usage(stderr);
             return JOULECTL_EXIT_USAGE;
