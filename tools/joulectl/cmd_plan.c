@@ -160,7 +160,7 @@ int cmd_plan(int argc, char **argv)
         for (size_t i = 0; i < d->snap.n_hosts; i++)
             active += d->snap.hosts[i].state == POWER_STATE_ON;
         printf("dry run: %s: %zu hosts (%zu on), %zu VMs; policy %s, balance %s, th1 %.0f%%\n",
-               snap_path, d->snap.n_hosts, active, d->snap.n_vms,
+               strcmp(snap_path, "-") ? snap_path : "<stdin>", d->snap.n_hosts, active, d->snap.n_vms,
                snapshot_algorithm_name(cfg.algorithm), snapshot_balance_name(cfg.balance),
                cfg.th1_pct);
         if (p.n == 0)
