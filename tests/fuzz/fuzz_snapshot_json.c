@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef JOULE_FUZZ_LIBFUZZER
-#define MUTATIONS_PER_FILE 1000
+#define MUTATIONS_PER_FILE 500
 
 static uint64_t next(uint64_t *s) /* splitmix64 */
 {
