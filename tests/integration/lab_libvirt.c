@@ -30,13 +30,10 @@
 #include "model.h"
 #include "monitor.h"
 #include "policy/policy.h"
+#include "policy_glue.h"
 #include "registry.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-/* The policy engine lands with the policy issue. Until it is linked, `balance` skips (and fails
- * under JOULE_CI=1); the test below is written against its API and does not fake the decision. */
-#pragma weak policy_run
 
 #define NS JOULE_NS_PER_S
 
@@ -403,49 +400,37 @@ static int case_cpu(void)
 
 /* ---------------------------------------------------------------- (b) balance */
 
-static void policy_cfg_from(const struct config *cfg, struct policy_cfg *pc)
-{
-    policy_cfg_defaults(pc);
-    pc->th1_pct = cfg->policy.th1_pct;
-    pc->th2_factor = cfg->policy.th2_factor;
-    pc->placement_target_pct = cfg->policy.placement_target_pct;
-    pc->balance_gap_pct = cfg->policy.balance_gap_pct;
-    pc->balance = POLICY_BALANCE_DIFFERENCING;
-    pc->max_moves_per_round = cfg->policy.max_moves_per_round;
-    pc->vm_cooldown_ns = cfg->policy.vm_cooldown_ns;
-    pc->host_min_off_ns = cfg->policy.host_min_off_ns;
-    pc->seed = cfg->policy.seed;
-}
-
 static int case_balance(void)
 {
-    if (!policy_run)
-        return joule_test_skip("policy_run is not linked yet (policy issue): the balance decision "
-                               "is not faked");
     struct lab L;
-    /* Capacity 4 cores per host (config override), so that TCG's imprecision (a few points of
-     * one core) is small against the 10-point gap. Measured by hand on this lab: lab.load 50 ->
-     * 38-50 % of a core (9.5-12.5 % of a host), 20 -> 19-22 % (4.8-5.4 %), 0 -> 2-3.5 %
-     * (0.5-0.9 %). So a is at 15-18 %, b at about 1 %: d = 14-17, d/2 = 7-8.5. The differencing
-     * balance moves the VM whose load is the largest not above d/2: the 20 % guest, never the
-     * 50 % one. Afterwards a is at 9.5-12.5 %, b at 5.3-6.3 %: within 10 points. */
-    static const char *const names[] = { "jt-bal50", "jt-bal20", "jt-bal0" };
-    static const int loads[] = { 50, 20, 0 };
+    /* Capacity 2.5 cores per host (config override). Three equal guests (lab.load 15) on a, an
+     * idle one on b. On a busy 2-core machine TCG guests do not reach their duty cycle, and high
+     * loads read anywhere between their fair share and nominal (a 50 % guest read 27-50 %); low
+     * loads read steadily (15 -> 14-20 % of a core, 0 -> 1.5-3.5 %). Equal guests are squeezed
+     * alike, so the decision does not depend on how busy the machine is: in % of a host, a ~ 19
+     * (3 x 6.4), b ~ 1, d ~ 18; any of the three (<= d/2) may move, and afterwards a ~ 12.8,
+     * b ~ 7.4: within 10 points even with a guest reading 20 % of a core. */
+    static const char *const names[] = { "jt-bal1", "jt-bal2", "jt-bal3", "jt-bal0" };
+    static const int loads[] = { 15, 15, 15, 0 };
     struct plan plan;
     plan_init(&plan);
-    if (lab_open(&L, 4, NULL, NULL) < 0)
+    if (lab_open(&L, 2.5, NULL, NULL) < 0)
         return 1;
-    CHECK(guests_start(&L, 3, names, "aab", loads) == 0, "guests did not boot");
-    CHECK(settle(&L, 3, names, 7) == 0, "guests never showed up in the monitor");
+    CHECK(guests_start(&L, 4, names, "aaab", loads) == 0, "guests did not boot");
+    CHECK(settle(&L, 4, names, 7) == 0, "guests never showed up in the monitor");
     int64_t now = clock_now_ns(L.clock);
     double la = model_host_load_smoothed(L.model, 0, now), lb = model_host_load_smoothed(L.model, 1, now);
     printf("measure: before: a %.1f %%, b %.1f %%\n", la, lb);
     CHECK(la - lb >= 10, "host a must start well above b: %.1f vs %.1f", la, lb);
 
     struct policy_cfg pc;
-    policy_cfg_from(L.cfg, &pc);
+    policy_cfg_from_config(L.cfg, &pc);
     struct model_snapshot snap;
     model_snapshot_build(L.model, now, &snap);
+    for (size_t i = 0; i < snap.n_vms; i++)
+        printf("measure: %s on %s: %.1f %% of a core, %.1f %% of its host\n", snap.vms[i].name,
+               snap.hosts[snap.vms[i].host].name, 100 * snap.vms[i].cpu_cores,
+               100 * snap.vms[i].cpu_cores / snap.hosts[snap.vms[i].host].cpus);
     struct joule_err e = { 0 };
     int rc = policy_run(&pc, &snap, &plan, &e);
     model_snapshot_free(&snap);
@@ -466,7 +451,6 @@ static int case_balance(void)
         snprintf(moved[n_moved++], sizeof moved[0], "%s", snap.vms[a->vm].name);
     }
     model_snapshot_free(&snap);
-    CHECK(strcmp(moved[0], "jt-bal20") == 0, "the policy should pick jt-bal20, picked %s", moved[0]);
     CHECK(run_plan(&L, &plan, "lab-balance", 120) == 0, "plan did not finish");
     struct executor_outcome oc;
     executor_outcome(L.ex, &oc);
