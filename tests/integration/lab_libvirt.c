@@ -3,6 +3,7 @@
  *
  *   lab_libvirt cpu       (a) 20/50/80 % guests: monitor CPU % vs /proc/PID/stat, and order
  *   lab_libvirt balance   (b) host a well above b -> policy_run's plan, executed for real
+ *   lab_libvirt swap      concurrent migrations both ways (in_flight 2, per_source 1)
  *   lab_libvirt restart   (c) libvirtd of a killed mid-run -> unreachable -> recovers
  *   lab_libvirt refuse    (d) destination refuses -> VM stays on its source, failure recorded
  *   lab_libvirt timeout   (e) non-converging migration (bandwidth cap) aborted at the timeout
@@ -489,6 +490,60 @@ static int case_balance(void)
     return failures ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- concurrent migrations */
+
+static int case_swap(void)
+{
+    struct lab L;
+    static const char *const names[] = { "jt-sw1", "jt-sw2", "jt-sw3" };
+    static const int loads[] = { 5, 5, 5 };
+    struct plan plan;
+    plan_init(&plan);
+    if (lab_open(&L, 2, "in_flight = 2; per_source = 1;", NULL) < 0)
+        return 1;
+    CHECK(guests_start(&L, 3, names, "aba", loads) == 0, "guests did not boot");
+    CHECK(settle(&L, 3, names, 0) == 0, "guests never showed up in the monitor");
+    /* sw1 a->b and sw2 b->a run at once (one per source); sw3 waits for sw1 to leave a */
+    add_migration(&L, &plan, "jt-sw1", 0, 1);
+    add_migration(&L, &plan, "jt-sw2", 1, 0);
+    add_migration(&L, &plan, "jt-sw3", 0, 1);
+    CHECK(plan.n == 3, "three migrations planned");
+    CHECK(run_plan(&L, &plan, "lab-swap", 180) == 0, "plan did not finish");
+    struct executor_outcome oc;
+    executor_outcome(L.ex, &oc);
+    CHECK(!oc.failed && oc.migrations_ok == 3, "all three succeed: %s", oc.error);
+    struct migration_record rec[4];
+    CHECK(executor_take_records(L.ex, rec, 4) == 3, "three records");
+    for (int i = 0; i < 3; i++)
+        printf("measure: migration %s %s->%s %.2f s, %.1f MiB, downtime %.0f ms\n", rec[i].vm_name,
+               rec[i].from, rec[i].to, (double)(rec[i].end_ns - rec[i].start_ns) / 1e9,
+               (double)rec[i].bytes / 1048576.0, (double)rec[i].downtime_ns / 1e6);
+    /* sw1 and sw2 overlapped; sw3 started after sw1 ended (per source 1) */
+    const struct migration_record *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(rec[i].vm_name, "jt-sw1") == 0)
+            r1 = &rec[i];
+        else if (strcmp(rec[i].vm_name, "jt-sw2") == 0)
+            r2 = &rec[i];
+        else
+            r3 = &rec[i];
+    }
+    CHECK(r1 && r2 && r3, "records for all three");
+    CHECK(r2->start_ns < r1->end_ns && r1->start_ns < r2->end_ns, "sw1 and sw2 overlap");
+    CHECK(r3->start_ns >= r1->end_ns, "sw3 waited for sw1");
+    const char *expect[] = { "b", "a", "b" };
+    for (int i = 0; i < 3; i++) {
+        char w[32];
+        where(&L, names[i], w, sizeof w);
+        CHECK(strcmp(w, expect[i]) == 0, "%s must run on %s only, runs on '%s'", names[i],
+              expect[i], w);
+    }
+ out:
+    plan_free(&plan);
+    lab_close(&L);
+    return failures ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- (c) daemon restart */
 
 static int case_restart(void)
@@ -642,7 +697,7 @@ static int case_timeout(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: lab_libvirt cpu|balance|restart|refuse|timeout\n");
+        fprintf(stderr, "usage: lab_libvirt cpu|balance|swap|restart|refuse|timeout\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -657,6 +712,8 @@ int main(int argc, char **argv)
         return case_cpu();
     if (strcmp(argv[1], "balance") == 0)
         return case_balance();
+    if (strcmp(argv[1], "swap") == 0)
+        return case_swap();
     if (strcmp(argv[1], "restart") == 0)
         return case_restart();
     if (strcmp(argv[1], "refuse") == 0)
