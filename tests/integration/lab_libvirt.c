@@ -5,6 +5,7 @@
  *   lab_libvirt balance   (b) host a well above b -> policy_run's plan, executed for real
  *   lab_libvirt swap      concurrent migrations both ways (in_flight 2, per_source 1)
  *   lab_libvirt restart   (c) libvirtd of a killed mid-run -> unreachable -> recovers
+ *   lab_libvirt hang      libvirtd of a frozen (SIGSTOP): keepalive -> unreachable -> recovers
  *   lab_libvirt refuse    (d) destination refuses -> VM stays on its source, failure recorded
  *   lab_libvirt timeout   (e) non-converging migration (bandwidth cap) aborted at the timeout
  *
@@ -594,6 +595,64 @@ static int case_restart(void)
     return failures ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- hung daemon */
+
+static int case_hang(void)
+{
+    struct lab L;
+    static const char *const names[] = { "jt-hang" };
+    static const int loads[] = { 10 };
+    bool frozen = false;
+    if (lab_open(&L, 2, NULL, NULL) < 0)
+        return 1;
+    CHECK(guests_start(&L, 1, names, "a", loads) == 0, "guest did not boot");
+    CHECK(settle(&L, 1, names, 0) == 0, "guest never showed up in the monitor");
+    CHECK(run("'%s' freeze-daemon a", L.script) == 0, "freeze-daemon a");
+    frozen = true;
+    double t0 = mono_s();
+    int64_t next = 0;
+    struct monitor_tick_out o;
+    double worst = 0;
+    while (L.model->hosts[0].reachable && mono_s() - t0 < 60) {
+        tick_wait(&L, &next);
+        double a = mono_s();
+        tick(&L, &o);
+        worst = fmax(worst, mono_s() - a);
+        next = clock_mono_ns(L.clock);
+    }
+    CHECK(!L.model->hosts[0].reachable, "a hung daemon must make its host unreachable");
+    CHECK(L.model->hosts[1].reachable, "b stays reachable");
+    printf("measure: daemon frozen -> host a unreachable after %.2f s (longest tick %.2f s)\n",
+           mono_s() - t0, worst);
+    /* while it stays hung, ticks go on (the reconnect attempt must not block the loop) */
+    worst = 0;
+    for (int i = 0; i < 5; i++) {
+        tick_wait(&L, &next);
+        double a = mono_s();
+        tick(&L, &o);
+        worst = fmax(worst, mono_s() - a);
+        CHECK(o.hosts_sampled == 1, "b sampled while a hangs");
+    }
+    printf("measure: longest tick while a stays hung %.2f s\n", worst);
+    CHECK(run("'%s' thaw-daemon a", L.script) == 0, "thaw-daemon a");
+    frozen = false;
+    t0 = mono_s();
+    int v = vm_of(&L, "jt-hang");
+    int64_t seen = L.model->vms[v].last_seen_ns;
+    while ((!L.model->hosts[0].reachable || L.model->vms[v].last_seen_ns == seen) &&
+           mono_s() - t0 < 120) {
+        tick_wait(&L, &next);
+        tick(&L, &o);
+    }
+    CHECK(L.model->hosts[0].reachable && L.model->vms[v].last_seen_ns > seen, "a recovers");
+    printf("measure: daemon thawed -> host a sampled again after %.2f s\n", mono_s() - t0);
+ out:
+    if (frozen)
+        run("'%s' thaw-daemon a", L.script);
+    lab_close(&L);
+    return failures ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- (d) refused migration */
 
 static int case_refuse(void)
@@ -697,7 +756,7 @@ static int case_timeout(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: lab_libvirt cpu|balance|swap|restart|refuse|timeout\n");
+        fprintf(stderr, "usage: lab_libvirt cpu|balance|swap|restart|hang|refuse|timeout\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -716,6 +775,8 @@ int main(int argc, char **argv)
         return case_swap();
     if (strcmp(argv[1], "restart") == 0)
         return case_restart();
+    if (strcmp(argv[1], "hang") == 0)
+        return case_hang();
     if (strcmp(argv[1], "refuse") == 0)
         return case_refuse();
     if (strcmp(argv[1], "timeout") == 0)

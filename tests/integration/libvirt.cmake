@@ -17,7 +17,7 @@ joule_add_test(NAME lab_down COMMAND ${CMAKE_SOURCE_DIR}/tools/lab down
 set_tests_properties(lab_up PROPERTIES FIXTURES_SETUP lab)
 set_tests_properties(lab_down PROPERTIES FIXTURES_CLEANUP lab)
 
-foreach(_case cpu balance swap restart refuse timeout)
+foreach(_case cpu balance swap restart hang refuse timeout)
   joule_add_test(NAME lab_libvirt_${_case} COMMAND lab_libvirt ${_case}
     LABELS integration lab RESOURCE_LOCK lab TIMEOUT 400 ENV ${JOULE_LAB_ENV})
   set_tests_properties(lab_libvirt_${_case} PROPERTIES FIXTURES_REQUIRED lab)
