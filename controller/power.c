@@ -957,6 +957,8 @@ void power_ctl_stats(const struct power_ctl *pc, struct power_ctl_stats *out)
 size_t power_ctl_take_records(struct power_ctl *pc, struct power_action_record *out, size_t max)
 {
     size_t n = pc->n_recs < max ? pc->n_recs : max;
+    if (n == 0)
+        return 0;
     memcpy(out, pc->recs, n * sizeof *out);
     memmove(pc->recs, pc->recs + n, (pc->n_recs - n) * sizeof *pc->recs);
     pc->n_recs -= n;
@@ -966,6 +968,8 @@ size_t power_ctl_take_records(struct power_ctl *pc, struct power_action_record *
 size_t power_ctl_take_events(struct power_ctl *pc, struct event_record *out, size_t max)
 {
     size_t n = pc->n_evs < max ? pc->n_evs : max;
+    if (n == 0)
+        return 0;
     memcpy(out, pc->evs, n * sizeof *out);
     memmove(pc->evs, pc->evs + n, (pc->n_evs - n) * sizeof *pc->evs);
     pc->n_evs -= n;
