@@ -103,7 +103,7 @@ static int ipmi_session_open(struct pw_ipmi *s, ipmi_ctx_t *out, struct joule_er
         if (rc != JOULE_ETIMEDOUT && rc != JOULE_EBUSY)
             return rc;
     }
-    return joule_err_prefix(err, rc, "after %d attempts: ", s->retries + 1);
+    return s->retries > 0 ? joule_err_prefix(err, rc, "after %d attempts: ", s->retries + 1) : rc;
 }
 
 static void ipmi_session_close(ipmi_ctx_t ctx)

@@ -6,6 +6,7 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "power", "switch a host on/off or read its power state", cmd_power },
 };
 
 static void usage(FILE *f)
