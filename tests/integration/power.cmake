@@ -5,3 +5,5 @@ joule_add_test(NAME integration_power_ipmi LABELS integration TIMEOUT 180
   LIBS PkgConfig::FREEIPMI)
 target_include_directories(integration_power_ipmi PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/integration)
 add_dependencies(integration_power_ipmi joulectl)
+joule_add_test(NAME integration_power_wol LABELS integration TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_power_wol.c)
