@@ -22,6 +22,21 @@
 #include "util/xalloc.h"
 
 #define IPMI_SIM_BIN "/usr/bin/ipmi_sim"
+#define SDRCOMP_BIN "/usr/bin/sdrcomp"
+
+/* One full sensor record: system power in watts, 4 W per raw step (0..1020 W). */
+static const char watts_sdrs[] =
+    "sdr type 1\n"
+    "  sensor_owner_id 0x20\n  sensor_owner_lun 0\n  channel_number 0\n"
+    "  sensor_number " IPMI_LAB_WATTS_SENSOR_STR "\n"
+    "  entity_id system_board\n  entity_instance 1\n  sensor_type Current\n"
+    "  init_scanning true\n  init_sensor_type true\n  default_sensor_scan_on true\n"
+    "  event_reading_type_code 1\n  analog_data_format unsigned\n  rate_unit none\n"
+    "  modifier_unit none\n  percentage false\n  base_unit Watts\n"
+    "  modifier_unit_code unspecified\n  linearization linear\n  m 4\n  tolerance 0\n"
+    "  b 0\n  accuracy 1\n  accuracy_exp 0\n  sensor_direction input\n  r_exp 0\n"
+    "  b_exp 0\n  sensor_maximum 255\n  sensor_minimum 0\n  id_string \"SysPower\"\n"
+    "endsdr\n";
 
 extern char **environ;
 
@@ -68,7 +83,13 @@ int ipmi_lab_start(struct ipmi_sim_inst *s, const char *parent_dir, const char *
         return joule_test_skip("ipmi_sim (package openipmi) is not installed; run tools/setup");
     s->dir = xasprintf("%s/%s", parent_dir, name);
     char *state = xasprintf("%s/state", s->dir);
-    if (mkdir(s->dir, 0700) < 0 || mkdir(state, 0700) < 0) {
+    char *sim_dir = xasprintf("%s/ipmi_sim", state);
+    char *inst_dir = xasprintf("%s/joule_%s", sim_dir, name);
+    bool made = mkdir(s->dir, 0700) == 0 && mkdir(state, 0700) == 0 && mkdir(sim_dir, 0700) == 0 &&
+                mkdir(inst_dir, 0700) == 0;
+    free(sim_dir);
+    if (!made) {
+        free(inst_dir);
         fprintf(stderr, "ipmi lab: mkdir %s: %s\n", s->dir, strerror(errno));
         free(state);
         return -1;
@@ -81,6 +102,24 @@ int ipmi_lab_start(struct ipmi_sim_inst *s, const char *parent_dir, const char *
     write_text(s->dir, "power", initial_power ? "1\n" : "0\n", 0600);
     write_text(s->dir, "soft", "ok\n", 0600);
     write_text(s->dir, "calls", "", 0600);
+    write_text(s->dir, "watts", "180\n", 0600);
+    write_text(s->dir, "watts.sdrs", watts_sdrs, 0600);
+    /* the SDR repository: compiled with sdrcomp into the state directory */
+    char *sdr_src = xasprintf("%s/watts.sdrs", s->dir);
+    char *sdr_out = xasprintf("%s/sdr.20.main", inst_dir);
+    char *cargv[] = { "sdrcomp", "-o", sdr_out, sdr_src, NULL };
+    pid_t cpid;
+    int cst = -1;
+    if (posix_spawn(&cpid, SDRCOMP_BIN, NULL, NULL, cargv, environ) == 0)
+        waitpid(cpid, &cst, 0);
+    free(sdr_src);
+    free(sdr_out);
+    free(inst_dir);
+    if (cst != 0) {
+        fprintf(stderr, "ipmi lab: sdrcomp failed (status %d)\n", cst);
+        free(state);
+        return -1;
+    }
     char *script = xasprintf(
         "#!/bin/sh\n"
         "# chassis_control for ipmi_sim: the fake host's power lives in %s/power\n"
@@ -113,12 +152,14 @@ int ipmi_lab_start(struct ipmi_sim_inst *s, const char *parent_dir, const char *
         name, s->port, s->dir, IPMI_LAB_USER, IPMI_LAB_PASSWORD);
     write_text(s->dir, "lan.conf", lan, 0600);
     free(lan);
-    write_text(s->dir, "bmc.emu",
-               "mc_setbmc 0x20\n"
-               "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
-               "sel_enable 0x20 1000 0x0a\n"
-               "mc_enable 0x20\n",
-               0600);
+    char *emu = xasprintf("mc_setbmc 0x20\n"
+                          "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
+                          "sel_enable 0x20 1000 0x0a\n"
+                          "sensor_add 0x20 0 %d 0x03 0x01 poll 200 file \"%s/watts\" div=4\n"
+                          "mc_enable 0x20\n",
+                          IPMI_LAB_WATTS_SENSOR, s->dir);
+    write_text(s->dir, "bmc.emu", emu, 0600);
+    free(emu);
 
     char *lanp = xasprintf("%s/lan.conf", s->dir);
     char *emup = xasprintf("%s/bmc.emu", s->dir);
@@ -234,6 +275,13 @@ int ipmi_lab_power(const struct ipmi_sim_inst *s)
 void ipmi_lab_set_power(const struct ipmi_sim_inst *s, int on)
 {
     write_text(s->dir, "power", on ? "1\n" : "0\n", 0600);
+}
+
+void ipmi_lab_set_watts(const struct ipmi_sim_inst *s, int watts)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%d\n", watts);
+    write_text(s->dir, "watts", buf, 0600);
 }
 
 void ipmi_lab_set_soft(const struct ipmi_sim_inst *s, bool ignore)

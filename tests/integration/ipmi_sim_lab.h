@@ -6,10 +6,14 @@
 #define JOULE_TEST_IPMI_SIM_LAB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define IPMI_LAB_USER "joule"
 #define IPMI_LAB_PASSWORD "s3cret-pw"
+/* A watts sensor (4 W steps) reading DIR/watts, with its SDR compiled by sdrcomp. */
+#define IPMI_LAB_WATTS_SENSOR 2
+#define IPMI_LAB_WATTS_SENSOR_STR "2"
 
 struct ipmi_sim_inst {
     char *dir;        /* owned: the instance's directory */
@@ -26,6 +30,7 @@ void ipmi_lab_stop(struct ipmi_sim_inst *s);
 int ipmi_lab_wait_ready(struct ipmi_sim_inst *s, int timeout_ms);
 int ipmi_lab_power(const struct ipmi_sim_inst *s);                 /* -1 if unreadable */
 void ipmi_lab_set_power(const struct ipmi_sim_inst *s, int on);
+void ipmi_lab_set_watts(const struct ipmi_sim_inst *s, int watts);
 void ipmi_lab_set_soft(const struct ipmi_sim_inst *s, bool ignore);
 bool ipmi_lab_calls_contain(const struct ipmi_sim_inst *s, const char *line);
 void ipmi_lab_freeze(struct ipmi_sim_inst *s, bool frozen);        /* SIGSTOP / SIGCONT */

@@ -99,7 +99,7 @@ static char *config_path(struct lab *l, const char *name, double timeout_s, int 
         "  { name = \"h0\"; hypervisor = \"sim\"; boot_s = 1; shutdown_s = 1;\n"
         "    power = { methods = [ \"ipmi\" ];\n"
         "      ipmi = { host = \"127.0.0.1:%u\"; workaround_opensesspriv = true; timeout_s = %g;\n"
-        "               retries = %d; soft_off_grace_s = %g; }; }; },\n"
+        "               retries = %d; soft_off_grace_s = %g; watts_sensor = %d; }; }; },\n"
         "  { name = \"h1\"; hypervisor = \"sim\"; boot_s = 1; shutdown_s = 1;\n"
         "    power = { methods = [ \"ipmi\", \"exec\" ];\n"
         "      ipmi = { host = \"127.0.0.1:%u\"; workaround_opensesspriv = true; timeout_s = %g;\n"
@@ -111,7 +111,8 @@ static char *config_path(struct lab *l, const char *name, double timeout_s, int 
         "      ipmi = { host = \"127.0.0.1:%u\"; workaround_opensesspriv = true; timeout_s = %g;\n"
         "               retries = %d; }; }; }\n"
         ");\n",
-        l->secrets, l->bmc[0].port, timeout_s, retries, grace_s, l->bmc[1].port, timeout_s,
+        l->secrets, l->bmc[0].port, timeout_s, retries, grace_s, IPMI_LAB_WATTS_SENSOR,
+        l->bmc[1].port, timeout_s,
         retries, grace_s, l->bmc[1].dir, l->bmc[1].dir, l->bmc[0].port, timeout_s, retries);
     char *p = joule_test_write_file(l->dir, name, text, 0600);
     free(text);
@@ -162,9 +163,30 @@ static void test_round_trips(void **state)
     assert_int_equal(ipmi_lab_power(&l->bmc[0]), 0);
     assert_int_equal(power_status(p, &hw, &err), 0);
     assert_int_equal(hw, POWER_HW_OFF);
-    /* no watts source configured */
-    double w;
-    assert_int_equal(power_read_watts(p, &w, &err), JOULE_ENOTSUP);
+    power_free(p);
+
+    /* watts from the BMC's power sensor, decoded with its SDR (4 W steps) */
+    p = driver(cfg, "h0");
+    double w = 0;
+    if (power_read_watts(p, &w, &err) < 0)
+        fail_msg("read watts: %s", err.msg);
+    assert_float_equal(w, 180.0, 1e-9);
+    ipmi_lab_set_watts(&l->bmc[0], 252);
+    int64_t deadline = ipmi_lab_mono_ns() + 5000 * MS; /* ipmi_sim polls the file every 200 ms */
+    while (ipmi_lab_mono_ns() < deadline && power_read_watts(p, &w, &err) == 0 && w != 252.0)
+        poll(NULL, 0, 50);
+    assert_float_equal(w, 252.0, 1e-9);
+    /* h1 has no watts source configured */
+    struct power *p1 = driver(cfg, "h1");
+    assert_int_equal(power_read_watts(p1, &w, &err), JOULE_ENOTSUP);
+    assert_non_null(strstr(err.msg, "no watts source"));
+    power_free(p1);
+    /* DCMI power reading, which ipmi_sim does not implement: a clear error, not a number */
+    cfg->hosts[0].ipmi.watts_dcmi = true;
+    p1 = driver(cfg, "h0");
+    assert_true(power_read_watts(p1, &w, &err) < 0);
+    assert_non_null(strstr(err.msg, "DCMI"));
+    power_free(p1);
 
     /* time per call: one session + one command, on loopback */
     enum { N = 20 };
