@@ -446,10 +446,10 @@ static void a_cancel_drain(struct power_ctl *pc, struct power_host *h, const str
 /* A host changed state by itself (first observation, or someone pressed a button). */
 static void a_observed(struct power_ctl *pc, struct power_host *h, const struct fsm_ctx *c)
 {
-    bool unexpected = c->prev == POWER_STATE_ON || c->prev == POWER_STATE_OFF;
-    if (unexpected)
+    /* from unknown it is a first sighting (or the end of a hold); otherwise nobody asked */
+    if (c->prev != POWER_STATE_UNKNOWN)
         push_event(pc, "alert", h, "host went %s without joule (%s)",
-                   c->prev == POWER_STATE_ON ? "off" : "on",
+                   h->state == POWER_STATE_OFF ? "off" : "on",
                    c->verified_by ? c->verified_by : "?");
 }
 
@@ -525,7 +525,7 @@ static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
         h->off_since_ns = SNAP_NEVER;
     if (t->action)
         t->action(pc, h, c);
-    if (c->prev != t->next || ev != POWER_EV_DRAIN)
+    if (t->action != a_nothing)
         JLOG_NOTICE("event=power_transition host=%s from=%s to=%s ev=%s%s%s", h->cfg->name,
                     power_state_name(c->prev), power_state_name(t->next), ev_names[ev],
                     c->verified_by ? " verified_by=" : "", c->verified_by ? c->verified_by : "");

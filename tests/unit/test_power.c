@@ -560,6 +560,13 @@ static void test_unexpected_changes(void **state)
     step(f);
     assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_ON);
     assert_true(has_alert(f, "b", "went on without joule"));
+    /* a host being drained that dies is also news */
+    struct joule_err err = { 0 };
+    assert_int_equal(power_ctl_mark_draining(f->pc, 1, &err), 0);
+    f->sc->hosts[1].power = SIM_POWER_OFF;
+    step(f);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_OFF);
+    assert_true(has_alert(f, "b", "went off without joule"));
 }
 
 static void test_request_on_cancels_drain_and_from_unknown(void **state)
