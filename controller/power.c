@@ -67,6 +67,7 @@ enum call_kind { CALL_NONE, CALL_STATUS, CALL_ON, CALL_OFF_SOFT, CALL_OFF_HARD }
 struct power_job {
     enum call_kind kind;
     size_t method;            /* index into the host's methods */
+    unsigned action_seq;      /* which action an on/off call belongs to */
     struct power *drv;
     int64_t started_mono_ns;
     pthread_t thread;
@@ -91,6 +92,7 @@ struct power_host {
 
     /* the running action */
     bool acting;
+    unsigned action_seq;      /* bumped by every new action */
     enum record_power_action action;
     int64_t start_wall_ns;
     int64_t start_mono_ns;
@@ -324,6 +326,7 @@ static void begin_action(struct power_ctl *pc, struct power_host *h, enum record
                          const struct fsm_ctx *c)
 {
     h->acting = true;
+    h->action_seq++;
     h->action = a;
     h->start_wall_ns = clock_now_ns(pc->clock);
     h->start_mono_ns = c->now_ns;
@@ -585,6 +588,7 @@ static void job_start(struct power_ctl *pc, struct power_host *h, enum call_kind
     memset(j, 0, sizeof *j);
     j->kind = kind;
     j->method = m;
+    j->action_seq = h->action_seq;
     j->drv = h->drv[m];
     j->started_mono_ns = now_ns;
     atomic_init(&j->done, false);
@@ -609,6 +613,18 @@ static void job_join(struct power_host *h)
         pthread_join(h->job.thread, NULL);
         h->job.threaded = false;
     }
+}
+
+static const char *call_name(enum call_kind k)
+{
+    switch (k) {
+    case CALL_NONE: return "none";
+    case CALL_STATUS: return "status";
+    case CALL_ON: return "on";
+    case CALL_OFF_SOFT: return "soft_off";
+    case CALL_OFF_HARD: return "hard_off";
+    }
+    return "?";
 }
 
 /* Verification by a status-capable method saying off. */
@@ -660,8 +676,8 @@ static void job_harvest(struct power_ctl *pc, struct power_host *h, struct fsm_c
         }
         return;
     }
-    /* an action call; its result matters only for the attempt it belongs to */
-    if (!h->acting || j->method != h->attempt)
+    /* an action call; its result matters only for the action and attempt it belongs to */
+    if (!h->acting || j->action_seq != h->action_seq || j->method != h->attempt)
         return;
     if (j->rc == 0) {
         h->call_ok = true;
@@ -684,9 +700,8 @@ static void job_harvest(struct power_ctl *pc, struct power_host *h, struct fsm_c
     }
     snprintf(h->error, sizeof h->error, "%s", j->err.msg);
     JLOG_WARN("event=power_call_failed host=%s method=%s call=%s try=%d error=\"%s\"",
-              h->cfg->name, method_name(h, j->method),
-              j->kind == CALL_ON ? "on" : j->kind == CALL_OFF_HARD ? "hard_off" : "soft_off",
-              h->call_tries, j->err.msg);
+              h->cfg->name, method_name(h, j->method), call_name(j->kind), h->call_tries,
+              j->err.msg);
     bool retry = h->call_tries < POWER_CALL_TRIES && j->rc != JOULE_ENOTSUP &&
                  j->rc != JOULE_EPERM && j->rc != JOULE_EINVAL && j->rc != JOULE_ENOENT;
     if (retry) {

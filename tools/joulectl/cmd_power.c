@@ -237,8 +237,9 @@ static int do_switch(const struct power_opts *o, const struct config_host *h,
             continue;
         rc = on ? power_on(hp->drv[m], &err) : power_off(hp->drv[m], o->hard, &err);
         if (rc == 0) {
-            const char *what = on ? "power on sent" : o->hard ? "hard power off sent"
-                                                              : "soft power off sent";
+            const char *what = "power on sent";
+            if (!on)
+                what = o->hard ? "hard power off sent" : "soft power off sent";
             JLOG_NOTICE("event=power_%s host=%s method=%s forced=%s by=joulectl",
                         on ? "on" : "off", h->name, name, o->force ? "yes" : "no");
             print_result(o, what, name, NULL);
