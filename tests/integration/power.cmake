@@ -7,3 +7,5 @@ target_include_directories(integration_power_ipmi PRIVATE ${CMAKE_CURRENT_SOURCE
 add_dependencies(integration_power_ipmi joulectl)
 joule_add_test(NAME integration_power_wol LABELS integration TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_power_wol.c)
+joule_add_test(NAME integration_power_exec LABELS integration TIMEOUT 60
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_power_exec.c)
