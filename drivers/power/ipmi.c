@@ -29,6 +29,7 @@ struct pw_ipmi {
     char *user;
     char *password;
     uint8_t cipher_suite;
+    uint8_t privilege;  /* admin, or operator once the BMC refused admin for this user */
     unsigned session_timeout_ms;
     unsigned retransmission_timeout_ms;
     int retries;
@@ -94,14 +95,24 @@ static int ipmi_session_open(struct pw_ipmi *s, ipmi_ctx_t *out, struct joule_er
             return joule_err_set(err, JOULE_EIO, "ipmi %s: cannot create a FreeIPMI context",
                                  s->hostname);
         if (ipmi_ctx_open_outofband_2_0(ctx, s->hostname, s->user, s->password, NULL, 0,
-                                        IPMI_PRIVILEGE_LEVEL_ADMIN, s->cipher_suite,
-                                        s->session_timeout_ms, s->retransmission_timeout_ms,
-                                        s->workaround_flags, IPMI_FLAGS_DEFAULT) == 0) {
+                                        s->privilege, s->cipher_suite, s->session_timeout_ms,
+                                        s->retransmission_timeout_ms, s->workaround_flags,
+                                        IPMI_FLAGS_DEFAULT) == 0) {
             *out = ctx;
             return 0;
         }
+        int en = ipmi_ctx_errnum(ctx);
         rc = ipmi_fail(s, ctx, "open session", err);
         ipmi_ctx_destroy(ctx);
+        /* Chassis control needs only operator: a user limited to it gets a session at that
+         * level (remembered for the next calls). */
+        if ((en == IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED ||
+             en == IPMI_ERR_PRIVILEGE_LEVEL_INSUFFICIENT) &&
+            s->privilege == IPMI_PRIVILEGE_LEVEL_ADMIN) {
+            s->privilege = IPMI_PRIVILEGE_LEVEL_OPERATOR;
+            attempt--;
+            continue;
+        }
         if (rc != JOULE_ETIMEDOUT && rc != JOULE_EBUSY)
             return rc;
     }
@@ -133,6 +144,7 @@ static int pw_ipmi_create(const struct config_host *host, const struct drv_env *
     s->user = xstrdup(c->user);
     s->password = xstrdup(c->password);
     s->cipher_suite = (uint8_t)c->cipher_suite;
+    s->privilege = IPMI_PRIVILEGE_LEVEL_ADMIN;
     int64_t ms = c->timeout_ns / JOULE_NS_PER_MS;
     s->session_timeout_ms = ms < 100 ? 100 : (unsigned)ms;
     s->retransmission_timeout_ms = s->session_timeout_ms / 4;
