@@ -10,8 +10,9 @@
  *
  * off(hard=false) asks for a soft (ACPI) shutdown, off(hard=true) for a power down; the grace
  * period between the two is the power state machine's business (config ipmi.soft_off_grace_s).
- * read_watts: DCMI "get power reading" when ipmi.watts = "dcmi", or one threshold sensor
- * (ipmi.watts_sensor = its number) decoded with its SDR record. */
+ * read_watts: DCMI "get power reading" when ipmi.watts_dcmi is set (it wins over a sensor), or
+ * one threshold sensor (ipmi.watts_sensor = its number) decoded with its SDR record, which is
+ * fetched once (reservation + 16-byte reads) and kept. */
 #include <freeipmi/freeipmi.h>
 #include <stdio.h>
 #include <stdlib.h>
