@@ -539,7 +539,8 @@ static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
 }
 
 /* Fires an observation or internal event only where the table lists it; guard refusals are
- * expected here (e.g. unknown on hold) and stay quiet. Returns true if the state machine took it. */
+ * expected here (e.g. unknown on hold) and stay quiet. Returns true if the state machine took
+ * it. */
 static bool fire_if_listed(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
                            struct fsm_ctx *c)
 {

@@ -54,7 +54,8 @@ static int group_setup(void **state)
     }
     l->secrets = joule_test_write_file(
         l->dir, "secrets.conf",
-        "default = { ipmi_user = \"" IPMI_LAB_USER "\"; ipmi_password = \"" IPMI_LAB_PASSWORD "\"; };\n"
+        "default = { ipmi_user = \"" IPMI_LAB_USER "\";\n"
+        "            ipmi_password = \"" IPMI_LAB_PASSWORD "\"; };\n"
         "hosts = ( { name = \"bad\"; ipmi_password = \"wrong-password\"; },\n"
         "          { name = \"op\"; ipmi_user = \"" IPMI_LAB_OPERATOR "\"; } );\n",
         0600);
@@ -106,7 +107,8 @@ static char *config_path(struct lab *l, const char *name, double timeout_s, int 
         "      ipmi = { host = \"127.0.0.1:%u\"; workaround_opensesspriv = true; timeout_s = %g;\n"
         "               retries = %d; soft_off_grace_s = %g; };\n"
         "      exec = { on = [ \"/bin/sh\", \"-c\", \"echo 1 > %s/power\" ];\n"
-        "               off = [ \"/bin/sh\", \"-c\", \"echo 0 > %s/power\" ]; timeout_s = 5; }; }; },\n"
+        "               off = [ \"/bin/sh\", \"-c\", \"echo 0 > %s/power\" ];\n"
+        "               timeout_s = 5; }; }; },\n"
         "  { name = \"bad\"; hypervisor = \"sim\";\n"
         "    power = { methods = [ \"ipmi\" ];\n"
         "      ipmi = { host = \"127.0.0.1:%u\"; workaround_opensesspriv = true; timeout_s = %g;\n"

@@ -40,7 +40,8 @@ struct fx {
     "    power = { methods = [ %s ]; ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = %d; };\n" \
     "              exec = { on = [ \"%s\" ]; off = [ \"%s\" ]; timeout_s = 5; }; }; },\n" \
     "  { name = \"b\"; hypervisor = \"sim\"; boot_s = %d; shutdown_s = %d;\n" \
-    "    power = { methods = [ \"sim\" ]; ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = 120; }; }; },\n" \
+    "    power = { methods = [ \"sim\" ];\n" \
+    "              ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = 120; }; }; },\n" \
     "  { name = \"c\"; hypervisor = \"sim\"; excluded = %s; boot_s = %d; shutdown_s = %d;\n" \
     "    power = { methods = [ \"sim\" ]; }; }\n" \
     ");\n"
@@ -326,7 +327,8 @@ static void test_slow_shutdown_gets_hard_off(void **state)
 static void test_vm_appears_on_draining_host(void **state)
 {
     struct fx *f = *state;
-    int vm = sim_vm_add(f->sc, "vm1", NULL, 1, 1, 512, &(struct sim_load){ .kind = SIM_LOAD_CONST });
+    struct sim_load idle = { .kind = SIM_LOAD_CONST };
+    int vm = sim_vm_add(f->sc, "vm1", NULL, 1, 1, 512, &idle);
     assert_true(vm >= 0);
     settle_on(f);
     struct joule_err err = { 0 };
