@@ -16,5 +16,6 @@ struct joulectl_cmd {
 
 int cmd_check_config(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_power(int argc, char **argv);
 
 #endif
