@@ -34,11 +34,6 @@
 #define EXECUTOR_ABORT_GRACE_NS (10LL * JOULE_NS_PER_S)
 #define EXECUTOR_PROGRESS_NS (5LL * JOULE_NS_PER_S)
 
-/* power.c lands with the power issue (#7). Until it is linked these stay NULL; they are only
- * called with a power_ctl, which only power_ctl_new (a strong reference) can make. */
-#pragma weak power_ctl_request_off
-#pragma weak power_ctl_request_on
-#pragma weak power_ctl_mark_draining
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_SKIPPED };
 
