@@ -56,6 +56,9 @@ struct lv {
     bool have_node;
     struct hv_job_info progress; /* last migration progress seen by a watcher; guarded by mu */
     struct lv_open *open;        /* a connection attempt in progress; guarded by mu */
+    char (*outgoing)[VIR_UUID_STRING_BUFLEN]; /* VMs this driver is migrating away; guarded by mu */
+    size_t n_outgoing;
+    size_t cap_outgoing;
 };
 
 /* ------------------------------------------------------------------ process-wide event loop */
@@ -195,6 +198,37 @@ static virConnectPtr conn_get(struct lv *s)
     }
     pthread_mutex_unlock(&s->mu);
     return c;
+}
+
+static void outgoing_add(struct lv *s, const char *uuid)
+{
+    pthread_mutex_lock(&s->mu);
+    xgrow((void **)&s->outgoing, &s->cap_outgoing, s->n_outgoing + 1, sizeof *s->outgoing);
+    snprintf(s->outgoing[s->n_outgoing++], VIR_UUID_STRING_BUFLEN, "%s", uuid);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void outgoing_del(struct lv *s, const char *uuid)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_outgoing; i++) {
+        if (strcmp(s->outgoing[i], uuid) == 0) {
+            memmove(&s->outgoing[i], &s->outgoing[i + 1],
+                    (s->n_outgoing - i - 1) * sizeof *s->outgoing);
+            s->n_outgoing--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* s->mu held */
+static bool outgoing_has(const struct lv *s, const char *uuid)
+{
+    for (size_t i = 0; i < s->n_outgoing; i++)
+        if (strcmp(s->outgoing[i], uuid) == 0)
+            return true;
+    return false;
 }
 
 /* After a failed call: a connection-level failure marks the connection dead. */
@@ -506,7 +540,11 @@ static int lv_sample(void *state, struct hv_sample *out, struct joule_err *err)
     for (int i = 0; i < n; i++) {
         if (in_transit(recs[i]))
             continue;
-        fill_vm(hv_sample_add_vm(out), recs[i]);
+        struct hv_vm_sample *vs = hv_sample_add_vm(out);
+        fill_vm(vs, recs[i]);
+        pthread_mutex_lock(&s->mu);
+        vs->migrating = outgoing_has(s, vs->uuid);
+        pthread_mutex_unlock(&s->mu);
     }
     virDomainStatsRecordListFree(recs);
     virConnectClose(c);
@@ -668,6 +706,7 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     pthread_condattr_destroy(&ca);
     pthread_t wt;
     bool watching = pthread_create(&wt, NULL, watch_main, &wa) == 0;
+    outgoing_add(s, vm_uuid);
 
     int mrc;
     if (p2p) {
@@ -685,6 +724,7 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     wa.done = true;
     pthread_cond_signal(&wa.cv);
     pthread_mutex_unlock(&wa.mu);
+    outgoing_del(s, vm_uuid);
     if (watching)
         pthread_join(wt, NULL);
     pthread_cond_destroy(&wa.cv);
@@ -776,6 +816,7 @@ static void lv_destroy(void *state)
         return;
     lv_close(s);
     pthread_mutex_destroy(&s->mu);
+    free(s->outgoing);
     free(s->name);
     free(s->uri);
     free(s);

@@ -51,6 +51,7 @@
     } while (0)
 
 static int failures;
+static bool plan_saw_migrating; /* run_plan: a monitor tick saw a VM flagged as migrating */
 
 struct lab {
     char *script;
@@ -269,11 +270,14 @@ static int run_plan(struct lab *L, const struct plan *plan, const char *id, doub
     }
     double end = mono_s() + deadline_s;
     int64_t next = 0;
+    plan_saw_migrating = false;
     while (executor_busy(L->ex) && mono_s() < end) {
         executor_poll(L->ex);
         if (!executor_busy(L->ex))
             break;
         tick(L, NULL);
+        for (size_t i = 0; i < L->model->n_vms; i++)
+            plan_saw_migrating |= L->model->vms[i].migrating;
         tick_wait(L, &next);
     }
     model_snapshot_free(&snap);
@@ -734,6 +738,7 @@ static int case_timeout(void)
     printf("recorded: ok=%d aborted=%d after %.2f s error=\"%s\"\n", rec[0].ok, rec[0].aborted, dur,
            rec[0].error);
     CHECK(!rec[0].ok && rec[0].aborted, "aborted at the timeout");
+    CHECK(plan_saw_migrating, "the monitor's samples flag the VM as migrating meanwhile");
     CHECK(dur >= 8.0, "not before the timeout (%.2f s)", dur);
     char w[32];
     where(&L, "jt-slow", w, sizeof w);
