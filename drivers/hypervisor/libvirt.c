@@ -152,7 +152,8 @@ static int vir_fail(struct joule_err *err, const char *what)
 {
     virErrorPtr e = virGetLastError();
     int code = map_vir_error(e);
-    joule_err_set(err, code, "%s: %s", what, e && e->message ? e->message : "unknown libvirt error");
+    const char *msg = e && e->message ? e->message : "unknown libvirt error";
+    joule_err_set(err, code, "%s: %s", what, msg);
     virResetLastError();
     return code;
 }
@@ -663,7 +664,9 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     res->start_ns = clock_now_ns(s->clock);
     unsigned flags = map_flags(opts ? opts->flags : CONFIG_MIGRATE_LIVE | CONFIG_MIGRATE_PEER2PEER);
     bool p2p = (flags & VIR_MIGRATE_PEER2PEER) != 0;
-    const char *duri = dest->migration_uri && *dest->migration_uri ? dest->migration_uri : dest->uri;
+    const char *duri = dest->uri;
+    if (dest->migration_uri && *dest->migration_uri)
+        duri = dest->migration_uri;
     if (p2p && (!duri || !*duri))
         return joule_err_set(err, JOULE_EINVAL, "migrate %s to %s: no migration uri", vm_uuid,
                              dest->name);
@@ -759,7 +762,8 @@ static int lv_abort_migration(void *state, const char *vm_uuid, struct joule_err
     struct lv *s = state;
     virConnectPtr c = conn_get(s);
     if (!c)
-        return joule_err_set(err, JOULE_EUNAVAIL, "abort %s: %s is not connected", vm_uuid, s->name);
+        return joule_err_set(err, JOULE_EUNAVAIL, "abort %s: %s is not connected", vm_uuid,
+                             s->name);
     char w[200];
     int rc = 0;
     virDomainPtr d = virDomainLookupByUUIDString(c, vm_uuid);
