@@ -124,6 +124,14 @@ bool executor_busy(const struct executor *ex) { return ex->active; }
 int executor_fd(const struct executor *ex) { return ex->efd; }
 void executor_outcome(const struct executor *ex, struct executor_outcome *out) { *out = ex->oc; }
 
+bool executor_host_receiving(const struct executor *ex, int host)
+{
+    for (size_t i = 0; i < ex->n_jobs; i++)
+        if (ex->jobs[i].state == JOB_RUNNING && ex->jobs[i].to == host)
+            return true;
+    return false;
+}
+
 static void set_error(struct executor *ex, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void set_error(struct executor *ex, const char *fmt, ...)

@@ -641,6 +641,8 @@ static void test_threaded_bounded_concurrency(void **state)
     gate_wait_entered(g, 2);
     assert_true(vm_get(f, "v0")->migrating);
     assert_false(vm_get(f, "v1")->migrating);
+    assert_true(executor_host_receiving(f->ex, 2));
+    assert_false(executor_host_receiving(f->ex, 0));
     gate_release(g, 0);
     collect(f, 1);
     gate_wait_entered(g, 3); /* v1 started once v0 left h0 */
@@ -654,6 +656,7 @@ static void test_threaded_bounded_concurrency(void **state)
     collect(f, 4);
     executor_poll(f->ex);
     assert_false(executor_busy(f->ex));
+    assert_false(executor_host_receiving(f->ex, 2));
     pthread_mutex_lock(&g->mu);
     assert_int_equal(g->max_running, 2);
     assert_int_equal(g->max_from[0], 1);
