@@ -6,6 +6,7 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
 };
 
 static void usage(FILE *f)
