@@ -54,6 +54,7 @@ static void try_at(const struct zb_stream *s, size_t i, uint8_t *scratch, struct
 size_t zb_stream_feed(struct zb_stream *s, const uint8_t *p, size_t n)
 {
     s->has_last = false;
+    s->idle = false;
     if (s->eof || n == 0)
         return 0;
     if (s->start > 0 && s->end + n > ZB_STREAM_BUF) {
@@ -123,8 +124,12 @@ int zb_stream_next(struct zb_stream *s, struct zb_event *ev)
         try_at(s, s->start, s->frame, &t);
         switch (t.kind) {
         case ZB_TRY_MORE:
-            if (!s->eof)
+            if (s->idle && !s->eof && later_frame_exists(s, s->start))
+                return emit_reject(s, ev, s->start, ZB_REJECT_LENGTH_OVERRUN, s->start + 1);
+            if (!s->eof) {
+                s->idle = false;
                 return 0;
+            }
             if (later_frame_exists(s, s->start))
                 return emit_reject(s, ev, s->start, ZB_REJECT_LENGTH_OVERRUN, s->start + 1);
             return emit_reject(s, ev, s->start, ZB_REJECT_TRUNCATED, s->end);
@@ -143,8 +148,13 @@ int zb_stream_next(struct zb_stream *s, struct zb_event *ev)
             return 1;
         }
     }
+    s->idle = false;
     return 0;
 }
+
+void zb_stream_idle(struct zb_stream *s) { s->idle = true; }
+
+bool zb_stream_pending(const struct zb_stream *s) { return s->start < s->end; }
 
 void zb_stream_reject_last(struct zb_stream *s)
 {

@@ -262,6 +262,7 @@ struct zb_stream {
     size_t start, end;        /* unread bytes are buf[start..end) */
     uint64_t base;            /* stream offset of buf[0] */
     bool eof;
+    bool idle;                /* zb_stream_idle() was called: see there */
     bool requests;            /* decode host->coordinator frames (see xbee_try_frame) */
     bool has_last;            /* the last event was a frame starting at last_start */
     size_t last_start;
@@ -292,6 +293,14 @@ void zb_stream_init(struct zb_stream *s, enum zb_proto proto);
 size_t zb_stream_feed(struct zb_stream *s, const uint8_t *p, size_t n);
 /* No more input will come: pending bytes are resolved (truncated / length_overrun). */
 void zb_stream_finish(struct zb_stream *s);
+/* The line has been quiet: if a candidate still waiting for bytes has a complete, valid frame
+ * after its start byte, its length was a lie (a cut or corrupt frame): it is rejected
+ * (length_overrun) and the bytes after its start byte are rescanned, so the valid frame behind
+ * it is not held back until more traffic comes. A candidate with nothing complete behind it
+ * keeps waiting: it may be a real frame delayed mid-way (USB latency, a loaded host). */
+void zb_stream_idle(struct zb_stream *s);
+/* True when bytes are buffered that are not yet a frame or a rejection. */
+bool zb_stream_pending(const struct zb_stream *s);
 /* 1 with *ev filled, 0 when more input is needed (or all input is consumed after finish). */
 int zb_stream_next(struct zb_stream *s, struct zb_event *ev);
 /* The caller found the last FRAME implausible (its content does not parse): un-consume it and
