@@ -137,6 +137,7 @@ int zb_stream_next(struct zb_stream *s, struct zb_event *ev)
             return emit_reject(s, ev, s->start, t.reason, t.next);
         case ZB_TRY_FRAME:
             ev->kind = ZB_EVENT_FRAME;
+            ev->reason = ZB_REJECT__COUNT; /* not a rejection */
             ev->offset = s->base + s->start;
             ev->data = t.data;
             ev->len = t.len;
