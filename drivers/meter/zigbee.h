@@ -232,6 +232,8 @@ enum zb_reject {
     ZB_REJECT_LENGTH,         /* impossible length: 0 or > 512 (XBee), > 250 (MT) */
     ZB_REJECT_LENGTH_OVERRUN, /* at end of input, a length runs past it but a later frame exists */
     ZB_REJECT_FORMAT,         /* checksum fine, but not a frame a coordinator sends */
+    ZB_REJECT_OVERLAP,        /* checksum fine, but a complete valid frame starts inside it: a
+                               * cut frame or garbage whose checksum matched by chance */
     ZB_REJECT__COUNT
 };
 const char *zb_reject_name(enum zb_reject r);
@@ -286,6 +288,11 @@ struct zb_try {
 void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, bool requests,
                     uint8_t *scratch, struct zb_try *t);
 void znp_try_frame(const uint8_t *buf, size_t i, size_t end, bool requests, struct zb_try *t);
+
+/* A frame that passed its checksum (one byte: 1 in 256 corrupt candidates pass it) and looks like
+ * what a coordinator really sends: a data frame whose ZCL decodes, or a known status frame of its
+ * exact size. The meter driver drops (and rescans) anything else. */
+bool zb_frame_plausible(enum zb_proto proto, const uint8_t *data, size_t len);
 
 void zb_stream_init(struct zb_stream *s, enum zb_proto proto);
 /* Appends bytes; returns how many it took (fewer when the buffer is full: drain with

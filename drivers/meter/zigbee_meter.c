@@ -510,72 +510,14 @@ static void learn_address(struct zb_meter *s, uint64_t ieee, uint16_t nwk, int64
     pending_resolve(s, now);
 }
 
-/* A checksum is one byte: 1 in 256 corrupt candidates passes it. Frames a meter reading does
- * not come from must also look like what a coordinator really sends (known type, exact size),
- * or they are rejected and rescanned instead of swallowing the real frames behind them. */
-static bool xbee_plausible(const struct xbee_frame *f, size_t len)
-{
-    switch (f->frame_type) {
-    case XBEE_MODEM_STATUS:
-        return len == 2;
-    case 0x8B: /* Transmit Status */
-        return len == 7;
-    case XBEE_RX_PACKET:
-        return len >= 12;
-    case XBEE_AT_RESPONSE:
-        for (int i = 0; i < 2; i++) {
-            char c = f->at_command[i];
-            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '%'))
-                return false;
-        }
-        return true;
-    default:
-        return false;
-    }
-}
-
-static bool znp_plausible(const struct znp_frame *f)
-{
-    const uint8_t *d = f->data;
-    size_t n = f->data_length;
-    unsigned type = f->cmd0 >> 5, sub = f->cmd0 & 0x1F;
-    if (type == ZNP_TYPE_SRSP)
-        return (sub == ZNP_SUBSYS_AF || sub == ZNP_SUBSYS_ZDO) ? n == 1 : sub == ZNP_SUBSYS_SYS;
-    if (sub == ZNP_SUBSYS_SYS)
-        return f->cmd1 == ZNP_SYS_RESET_IND && n == 6;
-    if (sub == ZNP_SUBSYS_AF)
-        return f->cmd1 == ZNP_AF_DATA_CONFIRM && n == 3;
-    if (sub != ZNP_SUBSYS_ZDO)
-        return false;
-    switch (f->cmd1) {
-    case ZNP_ZDO_STATE_CHANGE_IND:
-        return n == 1;
-    case ZNP_ZDO_END_DEVICE_ANNCE_IND:
-        return n == 13;
-    case ZNP_ZDO_NWK_ADDR_RSP:
-    case ZNP_ZDO_IEEE_ADDR_RSP:
-        return n >= 13 && n == 13u + 2u * d[12];
-    case 0xC4: /* source route indication */
-        return n >= 3 && n == 3u + 2u * d[2];
-    case 0xC9: /* leave indication */
-        return n == 13;
-    case 0xCA: /* trust center device indication */
-        return n == 12;
-    case 0xCB: /* permit join indication */
-        return n == 1;
-    default:
-        return false;
-    }
-}
-
 static bool frame_xbee(struct zb_meter *s, const struct zb_event *ev, int64_t t_ns, int64_t now)
 {
     struct xbee_frame f;
     if (xbee_frame_parse(ev->data, ev->len, s->proto == ZB_PROTO_XBEE2 ? 2 : 1, &f) < 0)
         return false;
+    if (!zb_frame_plausible(s->proto, ev->data, ev->len))
+        return false;
     if (f.frame_type != XBEE_RX_EXPLICIT) {
-        if (!xbee_plausible(&f, ev->len))
-            return false;
         s->stats.other_frames++;
         return true;
     }
@@ -610,7 +552,7 @@ static bool frame_znp(struct zb_meter *s, const struct zb_event *ev, int64_t t_n
         handle_zcl(s, mi, f.src_endpoint, &z, t_ns, now);
         return true;
     }
-    if (!znp_plausible(&f))
+    if (!zb_frame_plausible(s->proto, ev->data, ev->len))
         return false;
     const uint8_t *d = f.data;
     bool zdo = f.cmd0 == ZNP_CMD0(ZNP_TYPE_AREQ, ZNP_SUBSYS_ZDO);
@@ -858,7 +800,8 @@ static void zb_stats(void *state, struct meter_stats *out)
     out->bad_checksum = s->done.rejected[ZB_REJECT_CHECKSUM] + c->rejected[ZB_REJECT_CHECKSUM];
     out->truncated = s->done.rejected[ZB_REJECT_TRUNCATED] + c->rejected[ZB_REJECT_TRUNCATED] +
                      s->done.rejected[ZB_REJECT_LENGTH_OVERRUN] +
-                     c->rejected[ZB_REJECT_LENGTH_OVERRUN];
+                     c->rejected[ZB_REJECT_LENGTH_OVERRUN] +
+                     s->done.rejected[ZB_REJECT_OVERLAP] + c->rejected[ZB_REJECT_OVERLAP];
     out->rejected_length = s->done.rejected[ZB_REJECT_LENGTH] + c->rejected[ZB_REJECT_LENGTH];
     out->rejected_format = s->done.rejected[ZB_REJECT_FORMAT] + c->rejected[ZB_REJECT_FORMAT];
     out->resyncs = s->done.resyncs + c->resyncs;
