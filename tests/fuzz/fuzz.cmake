@@ -4,7 +4,8 @@
 # - Always: fuzz_short, tests/fuzz/run_fuzz.sh: builds the targets with clang + libFuzzer and
 #   runs each for JOULE_FUZZ_SECONDS (default 5) on a copy of the corpus.
 # - -DJOULE_FUZZ=ON (configure with CC=clang): fuzz_<t> libFuzzer binaries for long runs:
-#   build/tests/fuzz_xbee -max_total_time=3600 tests/fuzz/corpus/xbee
+#   mkdir -p /tmp/cx && build/tests/fuzz_xbee -max_total_time=3600 /tmp/cx tests/fuzz/corpus/xbee
+#   (libFuzzer adds new inputs to the first directory: keep it out of the source tree)
 option(JOULE_FUZZ "build libFuzzer targets (needs clang)" OFF)
 set(_fuzz_dir ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
 set(_zb_decoders
