@@ -659,7 +659,8 @@ static int zb_create(enum zb_proto proto, const struct config *cfg, const struct
     s->read_timeout_ms = ms < 1 ? 1 : (int)ms;
     s->stale_ns = cfg->meter.stale_ns;
     /* 10 bits per byte on the wire (start + 8 data + stop, more with parity: close enough) */
-    s->gap_ns = (int64_t)GAP_BYTES * 10 * 1000000000LL / (cfg->meter.baud > 0 ? cfg->meter.baud : 9600);
+    int baud = cfg->meter.baud > 0 ? cfg->meter.baud : 9600;
+    s->gap_ns = (int64_t)GAP_BYTES * 10 * 1000000000LL / baud;
     if (s->gap_ns < GAP_MIN_NS)
         s->gap_ns = GAP_MIN_NS;
     s->backoff_ns = REOPEN_MIN_NS;

@@ -44,7 +44,7 @@ static void sink(void *arg, enum log_level level, const char *mod, const char *l
         f->unknown_logs++;
 }
 
-static int setup(void **state)
+static int setup_proto(void **state, const char *proto)
 {
     struct fx *f = xcalloc(1, sizeof *f);
     f->master = posix_openpt(O_RDWR | O_NOCTTY);
@@ -54,10 +54,10 @@ static int setup(void **state)
     fcntl(f->master, F_SETFL, fcntl(f->master, F_GETFL) | O_NONBLOCK);
     char *text = xasprintf(
         "api = { listen = \"\"; };\n"
-        "meter = { protocol = \"xbee1\"; port = \"%s\"; read_timeout_ms = 50; stale_s = 60; };\n"
+        "meter = { protocol = \"%s\"; port = \"%s\"; read_timeout_ms = 50; stale_s = 60; };\n"
         "hosts = ( { name = \"a\"; hypervisor = \"sim\"; meter = \"00:13:a2:00:40:a1:b2:c3\"; power = { methods = [\"sim\"]; }; },\n"
         "          { name = \"b\"; hypervisor = \"sim\"; meter = \"00:13:a2:00:40:a1:00:01\"; power = { methods = [\"sim\"]; }; } );",
-        ptsname(f->master));
+        proto, ptsname(f->master));
     char *errors = NULL;
     if (config_load_string(text, &f->cfg, &errors) < 0)
         fail_msg("%s", errors);
@@ -65,15 +65,18 @@ static int setup(void **state)
     f->cs = clock_sim_new(1700000000LL * S);
     struct drv_env env = { .clock = clock_sim_clock(f->cs) };
     struct joule_err err = { 0 };
-    assert_int_equal(meter_new(registry_find_meter("xbee1"), f->cfg, &env, &f->m, &err), 0);
+    assert_int_equal(meter_new(registry_find_meter(proto), f->cfg, &env, &f->m, &err), 0);
     log_set_sink(sink, f);
     if (meter_open(f->m, &err) < 0)
         fail_msg("%s", err.msg);
-    zb_stream_init(&f->req, ZB_PROTO_XBEE1);
+    zb_stream_init(&f->req, strcmp(proto, "znp") == 0 ? ZB_PROTO_ZNP : ZB_PROTO_XBEE1);
     f->req.requests = true;
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_proto(state, "xbee1"); }
+static int setup_znp(void **state) { return setup_proto(state, "znp"); }
 
 static int teardown(void **state)
 {
@@ -267,6 +270,132 @@ static void test_divisor_zero(void **state)
     assert_int_equal(st.dropped, 1);
 }
 
+/* ---- ZNP: network addresses are learned through ZDO before anything can be asked */
+
+struct znp_req {
+    uint8_t cmd0, cmd1;
+    uint8_t data[256];
+    size_t len;
+};
+
+/* Next MT request the driver wrote (0 if none is waiting). */
+static int next_znp_request(struct fx *f, struct znp_req *r)
+{
+    uint8_t buf[4096];
+    ssize_t n;
+    while ((n = read(f->master, buf, sizeof buf)) > 0)
+        zb_stream_feed(&f->req, buf, (size_t)n);
+    struct zb_event ev;
+    while (zb_stream_next(&f->req, &ev) == 1) {
+        if (ev.kind != ZB_EVENT_FRAME)
+            continue;
+        r->cmd0 = ev.data[0];
+        r->cmd1 = ev.data[1];
+        r->len = ev.len - 2;
+        memcpy(r->data, ev.data + 2, r->len);
+        return 1;
+    }
+    return 0;
+}
+
+static void send_mt(struct fx *f, uint8_t cmd0, uint8_t cmd1, const uint8_t *d, size_t n)
+{
+    uint8_t wire[300];
+    size_t wl = znp_frame_build(wire, sizeof wire, cmd0, cmd1, d, n);
+    assert_int_equal(write(f->master, wire, wl), (ssize_t)wl);
+}
+
+static void send_addr_rsp(struct fx *f, uint8_t cmd1, uint64_t ieee, uint16_t nwk)
+{
+    uint8_t d[13] = { 0 };
+    for (int k = 0; k < 8; k++)
+        d[1 + k] = (uint8_t)(ieee >> (8 * k));
+    d[9] = (uint8_t)nwk;
+    d[10] = (uint8_t)(nwk >> 8);
+    send_mt(f, 0x45, cmd1, d, sizeof d);
+}
+
+/* AF_INCOMING_MSG (nwk source) or _EXT with a 64-bit source. */
+static void send_incoming(struct fx *f, bool ext, uint64_t ieee, uint16_t nwk, uint16_t cluster,
+                          const uint8_t *zcl, size_t n)
+{
+    uint8_t d[128];
+    size_t o = 0;
+    d[o++] = 0, d[o++] = 0, d[o++] = (uint8_t)cluster, d[o++] = (uint8_t)(cluster >> 8);
+    if (ext) {
+        d[o++] = 3;
+        for (int k = 0; k < 8; k++)
+            d[o++] = (uint8_t)(ieee >> (8 * k));
+        d[o++] = 1, d[o++] = 0x62, d[o++] = 0x1a;          /* src ep, pan id */
+        d[o++] = 1, d[o++] = 0, d[o++] = 0x60, d[o++] = 0; /* dst ep, bcast, lqi, sec */
+        d[o++] = 0, d[o++] = 0, d[o++] = 0, d[o++] = 0, d[o++] = 0; /* timestamp, seq */
+        d[o++] = (uint8_t)n, d[o++] = 0;
+    } else {
+        d[o++] = (uint8_t)nwk, d[o++] = (uint8_t)(nwk >> 8);
+        d[o++] = 1, d[o++] = 1, d[o++] = 0, d[o++] = 0x73, d[o++] = 0;
+        d[o++] = 0, d[o++] = 0, d[o++] = 0, d[o++] = 0, d[o++] = 0;
+        d[o++] = (uint8_t)n;
+    }
+    memcpy(d + o, zcl, n);
+    o += n;
+    d[o++] = (uint8_t)nwk, d[o++] = (uint8_t)(nwk >> 8), d[o++] = 0x1e; /* trailer */
+    send_mt(f, 0x44, ext ? ZNP_AF_INCOMING_MSG_EXT : ZNP_AF_INCOMING_MSG, d, o);
+}
+
+static void test_znp_addresses(void **state)
+{
+    struct fx *f = *state;
+    struct meter_reading r[8];
+    struct znp_req q;
+    /* open asked ZDO for both configured meters' network addresses */
+    int nwk_reqs = 0;
+    while (next_znp_request(f, &q))
+        if (q.cmd0 == 0x25 && q.cmd1 == ZNP_ZDO_NWK_ADDR_REQ)
+            nwk_reqs++;
+    assert_int_equal(nwk_reqs, 2);
+    /* meter A reports through AF_INCOMING_MSG_EXT (64-bit source, no network address) */
+    uint8_t pw[] = { 0x18, 1, 0x0a, 0x0b, 0x05, 0x29, 0x64, 0x00 };
+    send_incoming(f, true, IEEE_A, 0, ZCL_CLUSTER_ELECTRICAL, pw, sizeof pw);
+    assert_int_equal(poll_some(f, r, 8, 30), 0); /* held: no scaling, and A cannot be asked */
+    send_addr_rsp(f, ZNP_ZDO_NWK_ADDR_RSP, IEEE_A, 0x1a2b);
+    assert_int_equal(poll_some(f, r, 8, 30), 0);
+    /* now the driver can ask A (AF_DATA_REQUEST to 0x1a2b, cluster 0x0b04, Read Attributes) */
+    bool asked = false;
+    while (next_znp_request(f, &q))
+        if (q.cmd0 == 0x24 && q.cmd1 == ZNP_AF_DATA_REQUEST &&
+            (q.data[0] | q.data[1] << 8) == 0x1a2b &&
+            (q.data[4] | q.data[5] << 8) == ZCL_CLUSTER_ELECTRICAL && q.data[12] == ZCL_CMD_READ)
+            asked = true;
+    assert_true(asked);
+    uint8_t scal[] = { 0x18, 2, 0x01, 0x04, 0x06, 0x00, 0x21, 1, 0, 0x05, 0x06, 0x00, 0x21, 10, 0 };
+    send_incoming(f, false, 0, 0x1a2b, ZCL_CLUSTER_ELECTRICAL, scal, sizeof scal);
+    assert_int_equal(poll_some(f, r, 8, 1000), 1);
+    assert_int_equal(r[0].host, 0);
+    assert_float_equal(r[0].watts, 10.0, 1e-9);
+
+    /* a report from a network address nobody told us about: the driver asks ZDO who it is */
+    send_incoming(f, false, 0, 0x2222, ZCL_CLUSTER_ELECTRICAL, pw, sizeof pw);
+    assert_int_equal(poll_some(f, r, 8, 30), 0);
+    bool who = false;
+    while (next_znp_request(f, &q))
+        if (q.cmd0 == 0x25 && q.cmd1 == ZNP_ZDO_IEEE_ADDR_REQ &&
+            (q.data[0] | q.data[1] << 8) == 0x2222)
+            who = true;
+    assert_true(who);
+    send_addr_rsp(f, ZNP_ZDO_IEEE_ADDR_RSP, IEEE_B, 0x2222); /* it is host b's meter */
+    uint8_t unsup[] = { 0x18, 3, 0x01, 0x04, 0x06, 0x86, 0x05, 0x06, 0x86 };
+    assert_int_equal(poll_some(f, r, 8, 30), 0);
+    send_incoming(f, false, 0, 0x2222, ZCL_CLUSTER_ELECTRICAL, unsup, sizeof unsup);
+    assert_int_equal(poll_some(f, r, 8, 1000), 1);
+    assert_int_equal(r[0].host, 1);
+    assert_int_equal(r[0].ieee, IEEE_B);
+    assert_float_equal(r[0].watts, 100.0, 1e-9); /* no scaling attributes: 1/1 */
+    struct meter_stats st;
+    meter_stats(f->m, &st);
+    assert_int_equal(st.unknown_meter, 0);
+    assert_int_equal(f->unknown_logs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ignored_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metering_energy_and_demand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_divisor_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_znp_addresses, setup_znp, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

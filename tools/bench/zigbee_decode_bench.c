@@ -166,7 +166,8 @@ static int bench(enum zb_proto proto, const char *name, size_t frames, unsigned 
                 for (size_t w = 0; w < 16 && next_key + w < valid; w++)
                     if (keys[next_key + w] == kk) {
                         if (w > 0 && getenv("BENCH_DEBUG"))
-                            fprintf(stderr, "skipped valid #%zu key %016" PRIx64 " at reading %zu\n",
+                            fprintf(stderr, "skipped valid #%zu key %016" PRIx64
+                                            " at reading %zu\n",
                                     next_key, keys[next_key], readings);
                         next_key += w + 1;
                         matched++;
