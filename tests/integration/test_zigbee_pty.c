@@ -239,8 +239,24 @@ static void read_sent(struct fx *f, long sent[N_METERS][MAX_READINGS], size_t n_
     fclose(lf);
 }
 
-/* Runs meter-sim for `count` rounds and checks that every frame it logged as valid arrived. */
-static void run_exact(struct fx *f, const char *proto, const char *count, const char *corrupt)
+/* How many of the frames meter-sim logged as valid for host h arrived, in order. */
+static size_t matched(const struct fx *f, int h, const long *sent, size_t n_sent)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < f->n_watts[h] && k < n_sent; i++)
+        if (f->watts[h][i] == sent[k] / 10.0) /* divisor 10; both exact in binary for x.y */
+            k++;
+    return k;
+}
+
+/* Runs meter-sim for `count` rounds and checks that every frame it logged as valid arrived, in
+ * order. With `exact`, nothing else may arrive. Without (corruption), a damaged frame whose ZCL
+ * survived and whose one-byte checksum matched by chance (a frame cut in its trailer, followed
+ * by bytes that happen to fit) may add a reading with the meter's real value: at most
+ * MAX_EXTRA per host, so a decoder that lets corrupt frames through still fails. */
+#define MAX_EXTRA 3
+static void run_exact(struct fx *f, const char *proto, const char *count, const char *corrupt,
+                      bool exact)
 {
     start_sim(f, proto, count, corrupt);
     int status = 0;
@@ -260,19 +276,27 @@ static void run_exact(struct fx *f, const char *proto, const char *count, const 
     for (;;) {
         bool all = true;
         for (int h = 0; h < N_METERS; h++)
-            all = all && f->n_watts[h] >= n_sent[h] && f->n_energy[h] >= n_energy[h];
+            all = all && matched(f, h, sent[h], n_sent[h]) == n_sent[h] &&
+                  f->n_energy[h] >= n_energy[h];
         if (all || mono_ms() > deadline)
             break;
         collect(f, 50);
     }
+    collect(f, 20); /* anything extra still in flight */
     for (int h = 0; h < N_METERS; h++) {
         assert_true(n_sent[h] > 0);
-        if (f->n_watts[h] != n_sent[h])
-            fail_msg("host %d: %zu watts readings, meter-sim sent %zu valid frames", h,
-                     f->n_watts[h], n_sent[h]);
-        for (size_t k = 0; k < n_sent[h]; k++)
-            assert_float_equal(f->watts[h][k], sent[h][k] / 10.0, 1e-9); /* divisor 10 */
-        assert_int_equal(f->n_energy[h], n_energy[h]);
+        size_t got = matched(f, h, sent[h], n_sent[h]);
+        if (got != n_sent[h])
+            fail_msg("host %d: %zu of the %zu valid frames meter-sim sent arrived (%zu readings)",
+                     h, got, n_sent[h], f->n_watts[h]);
+        size_t extra = f->n_watts[h] - n_sent[h];
+        size_t extra_e = f->n_energy[h] - n_energy[h];
+        if (extra || extra_e)
+            print_message("host %d: %zu + %zu extra readings from damaged frames\n", h, extra,
+                          extra_e);
+        assert_true(f->n_energy[h] >= n_energy[h]);
+        assert_true(extra <= (exact ? 0 : MAX_EXTRA));
+        assert_true(extra_e <= (exact ? 0 : MAX_EXTRA));
     }
 }
 
@@ -282,7 +306,7 @@ static void test_clean(void **state)
     run_exact(f, f->cfg->meter.protocol == CONFIG_METER_ZNP     ? "znp"
                  : f->cfg->meter.protocol == CONFIG_METER_XBEE2 ? "xbee2"
                                                                 : "xbee1",
-              "25", "0");
+              "25", "0", true);
     struct meter_stats st;
     meter_stats(f->m, &st);
     assert_int_equal(st.bad_checksum, 0);
@@ -296,7 +320,7 @@ static void test_corrupt(void **state)
     run_exact(f, f->cfg->meter.protocol == CONFIG_METER_ZNP     ? "znp"
                  : f->cfg->meter.protocol == CONFIG_METER_XBEE2 ? "xbee2"
                                                                 : "xbee1",
-              "60", "50");
+              "60", "50", false);
     struct meter_stats st;
     meter_stats(f->m, &st);
     assert_true(st.bad_checksum > 0);
