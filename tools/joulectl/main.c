@@ -8,6 +8,7 @@ static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
     { "power", "switch a host on/off or read its power state", cmd_power },
+    { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
 };
 
 static void usage(FILE *f)
