@@ -74,7 +74,28 @@ struct store_mongo {
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
-static void mongoc_init_once(void) { mongoc_init(); }
+
+/* libmongoc's own messages into our log: its errors as warnings (the store reports what they
+ * mean), the rest at debug (e.g. FerretDB's missing endSessions at every client's end). */
+static void store_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
+                       void *arg)
+{
+    (void)arg;
+    enum log_level l = LOG_LEVEL_DEBUG;
+    if (level == MONGOC_LOG_LEVEL_ERROR || level == MONGOC_LOG_LEVEL_CRITICAL)
+        l = LOG_LEVEL_WARN;
+    else if (level == MONGOC_LOG_LEVEL_TRACE)
+        return;
+    if (log_enabled(l, "mongoc"))
+        log_write(l, "mongoc", __FILE__, __LINE__, "event=mongoc domain=%s msg=\"%s\"", domain,
+                  message);
+}
+
+static void mongoc_init_once(void)
+{
+    mongoc_log_set_handler(store_mongoc_log, NULL);
+    mongoc_init();
+}
 
 static int64_t mono_ns(void)
 {
@@ -590,7 +611,7 @@ static int setup_collection(struct store_mongo *s, mongoc_database_t *db, const 
         if (command(db, &cmd, &be) == 0)
             s->st.validators++;
         else
-            JLOG_INFO("event=validator_not_applied collection=%s reason=\"%s\"", name, be.message);
+            JLOG_DEBUG("event=validator_not_applied collection=%s reason=\"%s\"", name, be.message);
         bson_destroy(&cmd);
     } else if (!created) {
         if (is_transient(&be)) {
@@ -598,7 +619,7 @@ static int setup_collection(struct store_mongo *s, mongoc_database_t *db, const 
             rc = joule_err_set(err, JOULE_EUNAVAIL, "create %s: %s", name, be.message);
             goto out;
         }
-        JLOG_INFO("event=validator_not_applied collection=%s reason=\"%s\"", name, be.message);
+        JLOG_DEBUG("event=validator_not_applied collection=%s reason=\"%s\"", name, be.message);
         bson_init(&cmd);
         BSON_APPEND_UTF8(&cmd, "create", name);
         bool ok = command(db, &cmd, &be) == 0;
@@ -610,21 +631,33 @@ static int setup_collection(struct store_mongo *s, mongoc_database_t *db, const 
             goto out;
         }
     }
-    if (bson_iter_init_find(&it, spec, "indexes") && BSON_ITER_HOLDS_ARRAY(&it)) {
-        uint32_t len;
-        const uint8_t *data;
-        bson_iter_array(&it, &len, &data);
-        bson_init_static(&indexes, data, len);
-        bson_init(&cmd);
-        BSON_APPEND_UTF8(&cmd, "createIndexes", name);
-        BSON_APPEND_ARRAY(&cmd, "indexes", &indexes);
-        bool ok = command(db, &cmd, &be) == 0;
-        bson_destroy(&cmd);
-        if (!ok) {
-            *transient = is_transient(&be);
-            rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EPROTO,
-                               "indexes of %s: %s", name, be.message);
-            goto out;
+    /* one createIndexes per index: FerretDB 1.24 drops the connection (a server-side panic)
+     * when one command lists several indexes of which some exist already */
+    bson_iter_t idx;
+    if (bson_iter_init_find(&it, spec, "indexes") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &idx)) {
+        while (bson_iter_next(&idx)) {
+            if (!BSON_ITER_HOLDS_DOCUMENT(&idx))
+                continue;
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&idx, &len, &data);
+            bson_t one;
+            bson_init_static(&one, data, len);
+            bson_init(&cmd);
+            BSON_APPEND_UTF8(&cmd, "createIndexes", name);
+            bson_init(&indexes);
+            BSON_APPEND_DOCUMENT(&indexes, "0", &one);
+            BSON_APPEND_ARRAY(&cmd, "indexes", &indexes);
+            bson_destroy(&indexes);
+            bool ok = command(db, &cmd, &be) == 0;
+            bson_destroy(&cmd);
+            if (!ok) {
+                *transient = is_transient(&be);
+                rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EPROTO,
+                                   "indexes of %s: %s", name, be.message);
+                goto out;
+            }
         }
     }
     s->st.collections++;
@@ -648,8 +681,8 @@ static int setup(struct store_mongo *s, bool *transient, struct joule_err *err)
     mongoc_client_pool_push(s->pool, client);
     if (rc == 0) {
         s->setup_done = true;
-        JLOG_INFO("event=store_ready database=%s collections=%zu validators=%zu", s->database,
-                  s->st.collections, s->st.validators);
+        JLOG_INFO("event=store_ready database=%s collections=%zu validators=%zu/%zu",
+                  s->database, s->st.collections, s->st.validators, store_n_schemas);
     }
     return rc;
 }
