@@ -6,6 +6,7 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "report", "energy, savings, migrations, power actions and events from MongoDB", cmd_report },
 };
 
 static void usage(FILE *f)
