@@ -45,6 +45,7 @@
 #define SPOOL_RECORD_MAX (16 * 1024 * 1024 + 4096) /* a 16 MiB document and its wrapper */
 #define MONGO_DUPLICATE_KEY 11000
 #define MONGO_NAMESPACE_EXISTS 48
+#define MONGO_MAX_DOC_BYTES (16u * 1024 * 1024)
 
 struct store_mongo {
     char *uri_text;
@@ -110,12 +111,18 @@ const char *store_mongo_uri(const char *configured)
     return env && *env ? env : configured;
 }
 
-/* Server errors are about the request; everything else (no server, socket, timeout, write
- * concern) is an outage worth spooling for. */
+/* An outage worth spooling for: no server, a broken or timed-out connection, authentication
+ * (the data waits until the credentials are fixed), a write concern not met, or a server that
+ * is shutting down or stepping down. Anything else is about the request itself and retrying
+ * it would fail the same way. */
 static bool is_transient(const bson_error_t *e)
 {
-    if (e->domain != MONGOC_ERROR_SERVER)
+    if (e->domain == MONGOC_ERROR_STREAM || e->domain == MONGOC_ERROR_SERVER_SELECTION ||
+        e->domain == MONGOC_ERROR_CLIENT || e->domain == MONGOC_ERROR_WRITE_CONCERN ||
+        e->domain == MONGOC_ERROR_PROTOCOL)
         return true;
+    if (e->domain != MONGOC_ERROR_SERVER)
+        return false;
     switch (e->code) {
     case 6:     /* HostUnreachable */
     case 7:     /* HostNotFound */
@@ -469,24 +476,41 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
     bson_destroy(&opts);
     bson_error_t be;
     int rc = 0;
+    /* map[k] = index in docs of the k-th document in the bulk (refused ones are left out) */
+    size_t *map = xcalloc(n, sizeof *map);
+    size_t queued = 0, refused = 0;
+    char first[600] = "";
     for (size_t i = 0; i < n; i++) {
-        if (!mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, &be)) {
-            rc = joule_err_set(err, JOULE_EINVAL, "%s: document %zu: %s", coll, i, be.message);
+        if (docs[i]->len > MONGO_MAX_DOC_BYTES ||
+            !mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, &be)) {
+            if (!first[0])
+                snprintf(first, sizeof first, "document %zu: %s", i,
+                         docs[i]->len > MONGO_MAX_DOC_BYTES ? "larger than 16 MiB" : be.message);
             keep_rejected(s, coll, docs[i]);
             s->st.rejected++;
-            goto out;
+            refused++;
+            continue;
         }
+        map[queued++] = i;
+    }
+    if (queued == 0) {
+        rc = joule_err_set(err, JOULE_EINVAL, "insert into %s: %zu document(s) refused, kept in "
+                           "%s: %s", coll, refused, s->rejected_path, first);
+        goto out;
     }
     bson_t reply;
     uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &be);
     if (ok) {
-        s->st.inserted += n;
+        s->st.inserted += queued;
         bson_destroy(&reply);
+        if (refused)
+            rc = joule_err_set(err, JOULE_EINVAL, "insert into %s: %zu of %zu document(s) "
+                               "refused, kept in %s: %s", coll, refused, n, s->rejected_path,
+                               first);
         goto out;
     }
     bson_iter_t it, arr;
-    size_t dups = 0, bad = 0;
-    char first[160] = "";
+    size_t dups = 0, bad = refused;
     if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &arr)) {
         while (bson_iter_next(&arr)) {
@@ -512,8 +536,8 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
             bad++;
             if (!first[0])
                 snprintf(first, sizeof first, "%s (code %d)", msg, code);
-            if (index >= 0 && (size_t)index < n) {
-                keep_rejected(s, coll, docs[index]);
+            if (index >= 0 && (size_t)index < queued) {
+                keep_rejected(s, coll, docs[map[index]]);
                 s->st.rejected++;
             }
         }
@@ -522,11 +546,18 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
                   BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr) &&
                   bson_iter_next(&arr);
     bson_destroy(&reply);
-    if (dups + bad == 0 || has_wc) {
+    if (dups + bad - refused == 0 || has_wc) {
         /* no per-document verdict: the request as a whole failed */
         *transient = is_transient(&be) || has_wc;
-        rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EIO, "insert into %s: %s",
-                           coll, be.message);
+        if (!*transient) {
+            /* refused as a whole: keep every document of the request, never retry it */
+            for (size_t k = 0; k < queued; k++)
+                keep_rejected(s, coll, docs[map[k]]);
+            s->st.rejected += queued;
+        }
+        rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EIO,
+                           "insert into %s: %s%s", coll, be.message,
+                           *transient ? "" : " (documents kept in the .rejected file)");
         goto out;
     }
     s->st.duplicates += dups;
@@ -537,6 +568,7 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
                            "%s: %s",
                            coll, bad, n, s->rejected_path, first);
  out:
+    free(map);
     mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(c);
     mongoc_client_pool_push(s->pool, client);

@@ -5,6 +5,7 @@
 #include "support/test_support.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -370,6 +371,42 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     free(spool);
 }
 
+/* A document the server can never take (over 16 MiB) is refused with a clear error and kept in
+ * <spool>.rejected; the rest of its batch is stored; nothing goes to the spool to be retried
+ * forever. */
+static void test_refused_document_kept(void **state)
+{
+    struct t *t = *state;
+    struct joule_err e = { 0 };
+    struct docs_power_prev prev = { 0 };
+    bson_t *good = docs_power_sample("c1", t->m, 0, FX_T0, &prev);
+    bson_t *huge = docs_power_sample("c1", t->m, 1, FX_T0, &prev);
+    size_t big = 17u * 1024 * 1024;
+    char *blob = xmalloc(big + 1);
+    memset(blob, 'x', big);
+    blob[big] = '\0';
+    BSON_APPEND_UTF8(huge, "pad", blob);
+    free(blob);
+    const bson_t *two[2] = { huge, good };
+    int rc = store_insert(t->s, DOCS_POWER_SAMPLES, two, 2, &e);
+    assert_int_equal(rc, JOULE_EINVAL);
+    assert_non_null(strstr(e.msg, "16 MiB"));
+    assert_non_null(strstr(e.msg, ".rejected"));
+    assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_POWER_SAMPLES, NULL), 1);
+    assert_int_equal(store_spool_depth(t->s), 0);
+    struct store_mongo_stats st;
+    store_mongo_stats(t->s->state, &st);
+    assert_int_equal(st.rejected, 1);
+    assert_true(st.connected);
+    char *rej = xasprintf("%s/spool.rejected", t->dir);
+    struct stat sb;
+    assert_int_equal(stat(rej, &sb), 0);
+    assert_true((size_t)sb.st_size > big);
+    free(rej);
+    bson_destroy(good);
+    bson_destroy(huge);
+}
+
 int main(void)
 {
     if (!ferret_binary())
@@ -385,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_cap_and_replay_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_document_kept, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ferret_destroy(&g_ferret);
