@@ -795,21 +795,26 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     fmt_local(o->until_ms, false, b, sizeof b);
     fprintf(f, "joule report  cluster %s  %s .. %s  (per %s)\n\n", o->cluster ? o->cluster : "(all)",
             a, b, o->by_day ? "day" : "hour");
+    /* columns as wide as the longest host name, at least 10 */
+    int w = 10;
+    for (size_t h = 0; h < r->n_hosts; h++)
+        if ((int)strlen(r->hosts[h].name) > w)
+            w = (int)strlen(r->hosts[h].name);
     fprintf(f, "Energy (kWh)\n%-22s", o->by_day ? "day" : "hour");
     for (size_t h = 0; h < r->n_hosts; h++)
-        fprintf(f, " %10s", r->hosts[h].name);
-    fprintf(f, " %10s\n", "total");
+        fprintf(f, " %*s", w, r->hosts[h].name);
+    fprintf(f, " %*s\n", w, "total");
     for (size_t i = 0; i < r->n_buckets; i++) {
         fmt_local(r->buckets[i], o->by_day, a, sizeof a);
         fprintf(f, "%-22s", a);
         for (size_t h = 0; h < r->n_hosts; h++)
-            fprintf(f, " %10.3f", cell(r, r->buckets[i], h));
-        fprintf(f, " %10.3f\n", bucket_total(r, r->buckets[i]));
+            fprintf(f, " %*.3f", w, cell(r, r->buckets[i], h));
+        fprintf(f, " %*.3f\n", w, bucket_total(r, r->buckets[i]));
     }
     fprintf(f, "%-22s", "total");
     for (size_t h = 0; h < r->n_hosts; h++)
-        fprintf(f, " %10.3f", r->hosts[h].kwh);
-    fprintf(f, " %10.3f\n\n", r->total_kwh);
+        fprintf(f, " %*.3f", w, r->hosts[h].kwh);
+    fprintf(f, " %*.3f\n\n", w, r->total_kwh);
     fprintf(f, "Savings versus all hosts on: %.3f kWh (%.1f%% of %.3f kWh)  "
                "[idle watts of the power model, hosts.idle_w]\n",
             r->savings_kwh, savings_pct(r), r->total_kwh + r->savings_kwh);
@@ -826,11 +831,12 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     put_pct(f, "p50", percentile(r->pa_dur, r->n_pa_dur, 50));
     put_pct(f, "p95", percentile(r->pa_dur, r->n_pa_dur, 95));
     put_pct(f, "max", r->n_pa_dur ? r->pa_dur[r->n_pa_dur - 1] : NAN);
-    fprintf(f, "\n\n%-20s %8s %8s %10s %8s %8s %10s\n", "host", "mig_out", "mig_in",
+    int hw = w > 20 ? w : 20;
+    fprintf(f, "\n\n%-*s %8s %8s %10s %8s %8s %10s\n", hw, "host", "mig_out", "mig_in",
             "mig_failed", "pwr_on", "pwr_off", "pwr_failed");
     for (size_t h = 0; h < r->n_hosts; h++) {
         const struct rep_host *x = &r->hosts[h];
-        fprintf(f, "%-20s %8u %8u %10u %8u %8u %10u\n", x->name, x->mig_out, x->mig_in,
+        fprintf(f, "%-*s %8u %8u %10u %8u %8u %10u\n", hw, x->name, x->mig_out, x->mig_in,
                 x->mig_failed, x->pa_on, x->pa_off, x->pa_failed);
     }
     fprintf(f, "\nEvents\n");
