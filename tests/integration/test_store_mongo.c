@@ -329,6 +329,13 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     struct config *down = fx_config("mongodb://127.0.0.1:1/", t->db, spool, 1);
     down->store.spool_max_bytes = 64 * 1024;
     struct store *s = open_store(down);
+    /* an upsert while down is spooled too, with its selector, and replayed in its place */
+    t->m->hosts[1].state = POWER_STATE_OFF;
+    bson_t *h2 = docs_host("c1", t->m, 1, FX_T0);
+    bson_t *sel = BCON_NEW("_id", BCON_UTF8("c1/h2"));
+    assert_int_equal(store_upsert(s, DOCS_HOSTS, sel, h2, &e), 0);
+    bson_destroy(sel);
+    bson_destroy(h2);
     size_t accepted = 0;
     int rc = 0, tick;
     struct docs_power_prev prev[2] = { { 0 }, { 0 } };
@@ -344,7 +351,7 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     }
     assert_int_equal(rc, JOULE_ENOSPC);
     assert_non_null(strstr(e.msg, "full"));
-    assert_int_equal(store_spool_depth(s), accepted);
+    assert_int_equal(store_spool_depth(s), accepted + 1);
     struct store_mongo_stats st;
     store_mongo_stats(s->state, &st);
     assert_int_equal(st.dropped, 2);
@@ -356,12 +363,18 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     /* jouled restarts, the database is there: the spool goes in, in order, once */
     struct config *up = fx_config(g_ferret.uri, t->db, spool, 1);
     s = open_store(up);
-    assert_int_equal(store_spool_depth(s), accepted);
+    assert_int_equal(store_spool_depth(s), accepted + 1);
     /* each flush is bounded in time; a few calls drain it */
     for (int i = 0; i < 50 && store_spool_depth(s) > 0; i++)
         store_flush(s, &e);
     assert_int_equal(store_spool_depth(s), 0);
     assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_POWER_SAMPLES, NULL), (int64_t)accepted);
+    bson_t *got = find_one(t->db, DOCS_HOSTS, "c1/h2");
+    assert_non_null(got);
+    bson_iter_t it;
+    assert_true(bson_iter_init_find(&it, got, "state"));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "off");
+    bson_destroy(got);
     /* and the spool file is empty again */
     struct stat sb;
     assert_int_equal(stat(spool, &sb), 0);
