@@ -13,8 +13,9 @@
  *   new write goes to the server, so order is kept and the loop is never held up for long.
  * - Documents the server rejects (not duplicates, not transient: e.g. a validator failure) are
  *   kept in <spool_path>.rejected and reported as an error, never retried forever.
- * - lease: conditional update { _id: cluster, $or: [ holder is me, expiry <= now ] }; if nothing
- *   matched, an insert that fails with a duplicate key means somebody else holds it. */
+ * - lease: epochs. The latest lease document of a cluster says who holds it until when; taking
+ *   it over (when expired) or renewing it inserts the next epoch, and the unique _id lets
+ *   exactly one contender in. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -948,6 +949,47 @@ static int mongo_upsert(void *state, const char *collection, const bson_t *selec
     return spool_append(s, collection, one, 1, selector, err);
 }
 
+/* The latest epoch of the cluster's lease: *found false when there is none. */
+static int lease_latest(mongoc_collection_t *c, const char *cluster, bool *found, int64_t *epoch,
+                        char *holder, size_t holder_n, int64_t *expiry_ms, struct joule_err *err)
+{
+    bson_t *filter = BCON_NEW("cluster", BCON_UTF8(cluster));
+    bson_t *opts = BCON_NEW("sort", "{", "epoch", BCON_INT32(-1), "}", "limit", BCON_INT64(1));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
+    const bson_t *d;
+    int rc = 0;
+    *found = false;
+    if (mongoc_cursor_next(cur, &d)) {
+        bson_iter_t e, h, x;
+        if (!bson_iter_init_find(&e, d, "epoch") || !BSON_ITER_HOLDS_INT64(&e) ||
+            !bson_iter_init_find(&h, d, "holder") || !BSON_ITER_HOLDS_UTF8(&h) ||
+            !bson_iter_init_find(&x, d, "expiry") || !BSON_ITER_HOLDS_DATE_TIME(&x)) {
+            rc = joule_err_set(err, JOULE_EPROTO, "lease %s: the latest lease document is "
+                               "malformed (epoch, holder, expiry)", cluster);
+        } else {
+            *found = true;
+            *epoch = bson_iter_int64(&e);
+            snprintf(holder, holder_n, "%s", bson_iter_utf8(&h, NULL));
+            *expiry_ms = bson_iter_date_time(&x);
+        }
+    }
+    bson_error_t be;
+    if (rc == 0 && mongoc_cursor_error(cur, &be))
+        rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO, "lease %s: %s",
+                           cluster, be.message);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return rc;
+}
+
+/* Leases are epochs: taking over or renewing inserts epoch+1, and the unique _id lets exactly
+ * one of two racers in (a conditional update does not: FerretDB 1.24 lets both through). Each
+ * call of the holder renews (one small insert per tick), as the memory store does. Epochs that
+ * expired long ago (10 TTLs, at least an hour) are deleted: nobody can still be racing for them,
+ * since a contender inserts right after reading the latest epoch. */
+#define LEASE_KEEP_MIN_MS (3600LL * 1000)
+
 static int mongo_lease(void *state, const char *cluster, const char *holder, int64_t now_ns,
                        int64_t ttl_ns, bool *held, struct joule_err *err)
 {
@@ -955,50 +997,38 @@ static int mongo_lease(void *state, const char *cluster, const char *holder, int
     *held = false;
     mongoc_client_t *client = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *c = mongoc_client_get_collection(client, s->database, "leases");
-    int64_t now_ms = now_ns / JOULE_NS_PER_MS, exp_ms = (now_ns + ttl_ns) / JOULE_NS_PER_MS;
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(cluster), "$or", "[",
-                              "{", "holder", BCON_UTF8(holder), "}",
-                              "{", "expiry", "{", "$lte", BCON_DATE_TIME(now_ms), "}", "}", "]");
-    bson_t *set = BCON_NEW("_id", BCON_UTF8(cluster), "cluster", BCON_UTF8(cluster), "holder",
-                           BCON_UTF8(holder), "expiry", BCON_DATE_TIME(exp_ms), "renewed",
-                           BCON_DATE_TIME(now_ms));
-    bson_t update = BSON_INITIALIZER;
-    bson_t setdoc;
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &setdoc);
-    bson_iter_t it;
-    bson_iter_init(&it, set);
-    while (bson_iter_next(&it))
-        if (strcmp(bson_iter_key(&it), "_id") != 0)
-            bson_append_iter(&setdoc, NULL, 0, &it);
-    bson_append_document_end(&update, &setdoc);
-    bson_t reply;
+    int64_t now_ms = now_ns / JOULE_NS_PER_MS, ttl_ms = ttl_ns / JOULE_NS_PER_MS;
+    bool found = false;
+    int64_t epoch = 0, expiry_ms = 0;
+    char current[256] = "";
+    int rc = lease_latest(c, cluster, &found, &epoch, current, sizeof current, &expiry_ms, err);
+    if (rc < 0)
+        goto out;
+    bool mine = found && strcmp(current, holder) == 0 && expiry_ms > now_ms;
+    if (found && !mine && expiry_ms > now_ms)
+        goto out; /* somebody else holds it: standby */
+    /* free, expired, or ours to renew: the next epoch, if nobody else gets it first */
+    int64_t next = found ? epoch + 1 : 1;
+    char id[320];
+    snprintf(id, sizeof id, "%s/%020lld", cluster, (long long)next);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "cluster", BCON_UTF8(cluster), "epoch",
+                           BCON_INT64(next), "holder", BCON_UTF8(holder), "expiry",
+                           BCON_DATE_TIME(now_ms + ttl_ms), "renewed", BCON_DATE_TIME(now_ms));
     bson_error_t be;
-    int rc = 0;
-    if (!mongoc_collection_update_one(c, filter, &update, NULL, &reply, &be)) {
-        rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO,
-                           "lease %s: %s", cluster, be.message);
-        bson_destroy(&reply);
-        goto out;
-    }
-    int64_t matched = 0;
-    if (bson_iter_init_find(&it, &reply, "matchedCount") && BSON_ITER_HOLDS_NUMBER(&it))
-        matched = bson_iter_as_int64(&it);
-    bson_destroy(&reply);
-    if (matched > 0) {
+    if (mongoc_collection_insert_one(c, doc, NULL, NULL, &be)) {
         *held = true;
-        goto out;
-    }
-    /* nobody matched: either no lease yet (insert wins) or someone else holds it (duplicate) */
-    if (mongoc_collection_insert_one(c, set, NULL, NULL, &be)) {
-        *held = true;
+        int64_t keep_ms = 10 * ttl_ms > LEASE_KEEP_MIN_MS ? 10 * ttl_ms : LEASE_KEEP_MIN_MS;
+        bson_t *old = BCON_NEW("cluster", BCON_UTF8(cluster), "epoch", "{", "$lt",
+                               BCON_INT64(next), "}", "expiry", "{", "$lt",
+                               BCON_DATE_TIME(now_ms - keep_ms), "}");
+        mongoc_collection_delete_many(c, old, NULL, NULL, NULL); /* best effort */
+        bson_destroy(old);
     } else if (!(be.domain == MONGOC_ERROR_SERVER && be.code == MONGO_DUPLICATE_KEY)) {
         rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO, "lease %s: %s",
                            cluster, be.message);
     }
+    bson_destroy(doc);
  out:
-    bson_destroy(&update);
-    bson_destroy(set);
-    bson_destroy(filter);
     mongoc_collection_destroy(c);
     mongoc_client_pool_push(s->pool, client);
     return rc;

@@ -135,7 +135,8 @@ static void test_every_doc_validates(void **state)
     char *path = xasprintf("%s/valid.jsonl", t->dir);
     for (size_t i = 0; i < d.n; i++)
         dump_doc(path, d.coll[i], d.doc[i]);
-    bson_t *lease = BCON_NEW("_id", BCON_UTF8("c1"), "cluster", BCON_UTF8("c1"), "holder",
+    bson_t *lease = BCON_NEW("_id", BCON_UTF8("c1/00000000000000000001"), "cluster",
+                             BCON_UTF8("c1"), "epoch", BCON_INT64(1), "holder",
                              BCON_UTF8("a"), "expiry", BCON_DATE_TIME(1), "renewed",
                              BCON_DATE_TIME(0));
     dump_doc(path, DOCS_LEASES, lease);

@@ -284,8 +284,32 @@ static void test_lease_race(void **state)
         assert_int_equal(store_lease(win->s, cluster, win->holder, now + 52 * FX_S, 30 * FX_S,
                                      &held, &e), 0);
         assert_false(held);
+        /* an expired lease taken over by two at once: still exactly one */
+        pthread_barrier_init(&go, NULL, 2);
+        struct racer c = { t->s, "jouled@c", cluster, now + 200 * FX_S, &go, false, 0 };
+        struct racer d = { other, "jouled@d", cluster, now + 200 * FX_S, &go, false, 0 };
+        pthread_create(&ta, NULL, race, &c);
+        pthread_create(&tb, NULL, race, &d);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        assert_int_equal(c.rc, 0);
+        assert_int_equal(d.rc, 0);
+        if (c.held == d.held)
+            fail_msg("round %d, takeover: c %s, d %s: exactly one must win", round,
+                     c.held ? "won" : "lost", d.held ? "won" : "lost");
     }
+    /* race-3's lease history: epochs 1 (won), 2 (renewed), 3 (taken over), 4 (taken over by
+     * c or d); the loser of each race wrote nothing */
     bson_t *f = BCON_NEW("cluster", BCON_UTF8("race-3"));
+    assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_LEASES, f), 4);
+    bson_destroy(f);
+    /* a day later the old epochs are pruned when the lease is next taken */
+    bool held = false;
+    assert_int_equal(store_lease(t->s, "race-3", "jouled@a", FX_T0 + 86400 * FX_S, 30 * FX_S,
+                                 &held, &e), 0);
+    assert_true(held);
+    f = BCON_NEW("cluster", BCON_UTF8("race-3"));
     assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_LEASES, f), 1);
     bson_destroy(f);
     store_free(other);
