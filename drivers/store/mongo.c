@@ -140,13 +140,15 @@ static bool is_transient(const bson_error_t *e)
     }
 }
 
-static void mark_down(struct store_mongo *s, const bson_error_t *e)
+/* The server is unreachable: writes go to the spool until the next retry (after a back-off).
+ * `err` says why (logged once per outage). */
+static void mark_down_err(struct store_mongo *s, const struct joule_err *err)
 {
     s->down = true;
     s->st.connected = false;
     if (log_complain(&s->outage))
-        JLOG_WARN("event=store_outage database=%s error=\"%s\" spool=%s", s->database, e->message,
-                  s->spool_path);
+        JLOG_WARN("event=store_outage database=%s error=\"%s\" spool=%s", s->database,
+                  err ? err->msg : "unreachable", s->spool_path);
     s->retry_at_ns = mono_ns() + s->backoff_ns;
     s->backoff_ns = s->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : s->backoff_ns * 2;
 }
@@ -863,9 +865,7 @@ static int mongo_open(void *state, struct joule_err *err)
         return rc;
     if (rc < 0) {
         /* a database that is down at start is an outage like any other: spool meanwhile */
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
         return 0;
     }
     mark_up(s);
@@ -882,9 +882,7 @@ static bool server_ready(struct store_mongo *s, int64_t deadline_ns)
     bool transient = false;
     if (!s->setup_done && setup(s, &transient, &e) < 0) {
         if (transient) {
-            bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-            snprintf(be.message, sizeof be.message, "%s", e.msg);
-            mark_down(s, &be);
+            mark_down_err(s, &e);
             return false;
         }
         JLOG_ERR("event=store_setup_failed error=\"%s\"", e.msg);
@@ -893,9 +891,7 @@ static bool server_ready(struct store_mongo *s, int64_t deadline_ns)
     if (s->spool_docs > 0) {
         int rc = spool_replay(s, deadline_ns, &e);
         if (rc == JOULE_EUNAVAIL) {
-            bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-            snprintf(be.message, sizeof be.message, "%s", e.msg);
-            mark_down(s, &be);
+            mark_down_err(s, &e);
             return false;
         }
         if (rc < 0) {
@@ -924,9 +920,7 @@ static int mongo_insert(void *state, const char *collection, const bson_t *const
             return (int)n;
         if (!transient)
             return rc;
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
     }
     int rc = spool_append(s, collection, docs, n, NULL, err);
     return rc < 0 ? rc : (int)n;
@@ -941,9 +935,7 @@ static int mongo_upsert(void *state, const char *collection, const bson_t *selec
         int rc = server_upsert(s, collection, selector, doc, &transient, err);
         if (rc == 0 || !transient)
             return rc;
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
     }
     const bson_t *one[1] = { doc };
     return spool_append(s, collection, one, 1, selector, err);
@@ -995,6 +987,11 @@ static int mongo_lease(void *state, const char *cluster, const char *holder, int
 {
     struct store_mongo *s = state;
     *held = false;
+    /* while the server is known to be down, do not wait for it every tick: the lease is not
+     * held (the caller stops acting once its last lease expires) until the next retry */
+    if (s->down && mono_ns() < s->retry_at_ns)
+        return joule_err_set(err, JOULE_EUNAVAIL, "lease %s: the database is unreachable",
+                             cluster);
     mongoc_client_t *client = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *c = mongoc_client_get_collection(client, s->database, "leases");
     int64_t now_ms = now_ns / JOULE_NS_PER_MS, ttl_ms = ttl_ns / JOULE_NS_PER_MS;
@@ -1031,6 +1028,11 @@ static int mongo_lease(void *state, const char *cluster, const char *holder, int
  out:
     mongoc_collection_destroy(c);
     mongoc_client_pool_push(s->pool, client);
+    if (rc == JOULE_EUNAVAIL) {
+        mark_down_err(s, err);
+    } else if (rc == 0 && s->down) {
+        mark_up(s); /* the next write replays the spool before anything new */
+    }
     return rc;
 }
 
