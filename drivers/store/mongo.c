@@ -62,7 +62,7 @@ struct store_mongo {
     int64_t backoff_ns;
     struct log_complaint outage;
     struct log_complaint full;
-    struct log_complaint reject;
+    struct log_complaint reject; /* a spool record that cannot be read */
 
     char *spool_path;
     char *rejected_path;
@@ -895,8 +895,10 @@ static bool server_ready(struct store_mongo *s, int64_t deadline_ns)
             return false;
         }
         if (rc < 0) {
-            if (rc != JOULE_EBUSY)
-                JLOG_ERR("event=spool_replay_failed error=\"%s\"", e.msg);
+            if (rc != JOULE_EBUSY && log_complain(&s->reject))
+                JLOG_ERR("event=spool_replay_failed error=\"%s\" action=\"new documents queue "
+                         "behind it in the spool; move %s aside to resume\"",
+                         e.msg, s->spool_path);
             mark_up(s);
             return false; /* keep order: new writes queue behind what is left */
         }
