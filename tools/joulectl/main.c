@@ -6,6 +6,7 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };
 
 static void usage(FILE *f)
