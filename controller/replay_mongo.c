@@ -64,11 +64,10 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
     const char *db = q->database ? q->database
                      : cfg->store.database ? cfg->store.database : "joule";
     const char *cluster = q->cluster ? q->cluster : cfg->cluster;
-    mongoc_init();
+    mongoc_init(); /* once per process (pthread_once); the process owns mongoc_cleanup */
     bson_error_t berr;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(q->uri, &berr);
     if (!uri) {
-        mongoc_cleanup();
         return joule_err_set(err, JOULE_EINVAL, "mongo replay: %s: %s", q->uri, berr.message);
     }
     mongoc_client_t *client = mongoc_client_new_from_uri(uri);
@@ -140,7 +139,6 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(client);
     mongoc_uri_destroy(uri);
-    mongoc_cleanup();
     if (!rc) {
         struct replay_workload *w = replay_workload_new(n, nb, q->interval_s);
         for (size_t i = 0; i < n; i++) {

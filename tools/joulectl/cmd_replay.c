@@ -11,6 +11,8 @@
 #include "joulectl.h"
 #include "replay.h"
 #include "replay_mongo.h"
+
+#include <mongoc/mongoc.h>
 #include "util/xalloc.h"
 
 static void usage(FILE *f)
@@ -333,7 +335,9 @@ int cmd_replay(int argc, char **argv)
             goto usage_err;
         }
         q.interval_s = o.interval_s;
-        if (replay_load_mongo(&q, cfg, &w, &err) < 0) {
+        int mrc = replay_load_mongo(&q, cfg, &w, &err);
+        mongoc_cleanup();
+        if (mrc < 0) {
             fprintf(stderr, "joulectl replay: %s\n", err.msg);
             goto out;
         }
