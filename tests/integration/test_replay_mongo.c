@@ -24,7 +24,11 @@
 #include "support/test_support.h"
 #include "util/xalloc.h"
 
-#define FERRETDB "/usr/local/bin/ferretdb"
+static const char *ferretdb(void)
+{
+    const char *p = getenv("JOULE_FERRETDB"); /* as tools/setup */
+    return p && *p ? p : "/usr/local/bin/ferretdb";
+}
 
 struct fx {
     char *dir;
@@ -105,7 +109,7 @@ static bool start_ferretdb(struct fx *f)
         }
         setenv("FERRETDB_TELEMETRY", "disable", 1);
         setenv("DO_NOT_TRACK", "1", 1);
-        execl(FERRETDB, FERRETDB, "--handler=sqlite", sqlite, listen, debug, state,
+        execl(ferretdb(), ferretdb(), "--handler=sqlite", sqlite, listen, debug, state,
               "--telemetry=disable", "--log-level=warn", (char *)NULL);
         _exit(127);
     }
@@ -230,8 +234,9 @@ static void test_replay_from_vm_samples(void **state)
 
 int main(void)
 {
-    if (access(FERRETDB, X_OK) != 0)
-        return joule_test_skip("FerretDB is not installed at " FERRETDB " (tools/setup installs it)");
+    if (access(ferretdb(), X_OK) != 0)
+        return joule_test_skip("FerretDB is not installed (tools/setup installs it; "
+                               "JOULE_FERRETDB names another binary)");
     mongoc_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replay_from_vm_samples, setup, teardown),
