@@ -473,8 +473,14 @@ static void host_update(struct sim_ext *x, size_t hi, double t)
             alloc = floor(capped * deg * scale);
         else
             alloc = floor(capped * scale);
-        vm_entry(s, vs, (struct entry){ t, alloc, req, out, true });
-        util += migrating && deg < 1 ? alloc / (1 - deg) : alloc;
+        /* HostDynamicWorkload: a VM migrating in writes no history entry here and adds only
+         * its reservation; any other VM in migration (i.e. out) is charged alloc / 0.9. */
+        if (!in) {
+            vm_entry(s, vs, (struct entry){ t, alloc, req, out, true });
+            if (migrating && deg < 1)
+                alloc /= 1 - deg;
+        }
+        util += alloc;
         reqsum += req;
     }
     double u = util / h->total;
