@@ -51,6 +51,7 @@ void replay_opts_defaults(struct replay_opts *o)
     o->migration_mib_s = 62.5;
     o->migration_degradation = 0.1;
     o->remove_idle_vms = true;
+    o->policy.limits_at_creation_only = true;
 }
 
 /* ---- workload ---------------------------------------------------------------------------- */
@@ -335,6 +336,7 @@ struct host_state {
     unsigned touch;          /* order of the last update in a migration-start batch */
     struct entry fin, pend;
     bool was_active;         /* shutdown counting */
+    bool powered;            /* switched on by a POWER_ON action and not off since */
 };
 
 struct sim {
@@ -568,6 +570,13 @@ static unsigned start_migrations(struct sim_ext *x, const struct plan *p, double
     unsigned touch = 0, started = 0;
     for (size_t i = 0; i < p->n; i++) {
         const struct plan_action *a = &p->actions[i];
+        if ((a->kind == PLAN_ACTION_POWER_ON || a->kind == PLAN_ACTION_POWER_OFF) &&
+            a->host >= 0 && (size_t)a->host < s->nh) {
+            /* CloudSim's model has no boot time and charges 0 W at 0 %: a host switched on
+             * only counts as on (for the policy) until it gets VMs or is switched off. */
+            s->host[a->host].powered = a->kind == PLAN_ACTION_POWER_ON;
+            continue;
+        }
         if (a->kind != PLAN_ACTION_MIGRATE || a->vm < 0 || (size_t)a->vm >= x->snap.n_vms ||
             a->to < 0 || (size_t)a->to >= s->nh)
             continue;
@@ -648,10 +657,9 @@ static void build_snapshot(struct sim_ext *x, double t, bool initial)
         const struct replay_host_model *m = s->o->hosts[h];
         sh->used_cpus = initial ? 0 : s->host[h].util_mips;
         sh->load_pct = initial ? 0 : 100.0 * s->host[h].u;
-        sh->state = sh->used_cpus > 0 ? POWER_STATE_ON : POWER_STATE_OFF;
-        /* CloudSim checks RAM and VM count (BW) at creation only: later requests are 0. */
-        sh->mem_mib = initial ? m->ram_mib : 0;
-        sh->max_vms = initial ? m->max_vms : 0;
+        sh->state = sh->used_cpus > 0 || s->host[h].powered ? POWER_STATE_ON : POWER_STATE_OFF;
+        sh->mem_mib = m->ram_mib;
+        sh->max_vms = m->max_vms;
     }
     size_t n = 0;
     for (size_t v = 0; v < s->nv; v++) {
@@ -777,8 +785,10 @@ int replay_run(const struct replay_workload *w, const struct replay_opts *o,
     int rc = 0;
     memset(out, 0, sizeof *out);
 
-    /* t = 0: initial placement. */
-    if (o->placement == REPLAY_PLACEMENT_FIRST_FIT) {
+    /* t = 0: initial placement. The papers' threshold policy places no new VMs: first fit. */
+    if (o->placement == REPLAY_PLACEMENT_FIRST_FIT ||
+        (o->placement == REPLAY_PLACEMENT_POLICY &&
+         o->policy.algorithm == POLICY_ALGORITHM_THRESHOLD)) {
         first_fit(&x);
     } else if (o->placement == REPLAY_PLACEMENT_GIVEN) {
         for (size_t v = 0; v < s->nv; v++) {
@@ -875,41 +885,6 @@ void replay_result_free(struct replay_result *r)
 
 /* ---- wiring to the jouled configuration -------------------------------------------------- */
 #include "config.h"
-
-void replay_policy_from_config(struct policy_cfg *p, const struct config_policy *c)
-{
-    switch (c->algorithm) {
-    case CONFIG_ALGORITHM_THRESHOLD: p->algorithm = POLICY_ALGORITHM_THRESHOLD; break;
-    case CONFIG_ALGORITHM_JOULE: p->algorithm = POLICY_ALGORITHM_JOULE; break;
-    case CONFIG_ALGORITHM_THR_MMT: p->algorithm = POLICY_ALGORITHM_THR_MMT; break;
-    case CONFIG_ALGORITHM_LR_MMT: p->algorithm = POLICY_ALGORITHM_LR_MMT; break;
-    case CONFIG_ALGORITHM__COUNT: break;
-    }
-    p->th1_pct = c->th1_pct;
-    p->th2_factor = c->th2_factor;
-    p->placement_target_pct = c->placement_target_pct;
-    p->balance_gap_pct = c->balance_gap_pct;
-    p->balance = c->balance == CONFIG_BALANCE_BANDS ? POLICY_BALANCE_BANDS
-                 : c->balance == CONFIG_BALANCE_NONE ? POLICY_BALANCE_NONE
-                                                     : POLICY_BALANCE_DIFFERENCING;
-    p->max_moves_per_round = c->max_moves_per_round;
-    p->vm_cooldown_ns = c->vm_cooldown_ns;
-    p->host_min_off_ns = c->host_min_off_ns;
-    p->seed = c->seed;
-    p->thr_threshold = c->thr_threshold;
-    p->lr_safety = c->lr_safety;
-    p->lr_fallback_threshold = c->lr_fallback_threshold;
-    p->lr_history = c->lr_history;
-    p->joule_percentile = c->joule_percentile;
-    p->joule_window = c->joule_window;
-    p->joule_target_pct = c->joule_target_pct;
-    p->joule_high_pct = c->joule_high_pct;
-    p->joule_low_pct = c->joule_low_pct;
-    p->joule_headroom_pct = c->joule_headroom_pct;
-    p->joule_min_gain_wh = c->joule_min_gain_wh;
-    p->joule_horizon_s = c->joule_horizon_s;
-    p->joule_migration_w = c->joule_migration_w;
-}
 
 int replay_hosts_from_config(const struct config *cfg, struct replay_host_model **out,
                              struct joule_err *err)

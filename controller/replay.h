@@ -115,9 +115,7 @@ void replay_result_free(struct replay_result *r);
 
 /* ---- wiring to the jouled configuration ---- */
 struct config;
-struct config_policy;
-/* The config's policy group (algorithm and every threshold) -> policy_cfg. */
-void replay_policy_from_config(struct policy_cfg *p, const struct config_policy *c);
+/* (The config's policy group -> policy_cfg is policy_cfg_from_config, policy_glue.h.) */
 /* One model per configured host: cores of capacity 1 (cpus must be set), linear power from
  * idle_w to max_w, memory_mib (0 = unchecked). Returns a malloc'd array of cfg->n_hosts. */
 int replay_hosts_from_config(const struct config *cfg, struct replay_host_model **out,

@@ -200,6 +200,7 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
 {
     struct cs_ctx c = { .cfg = cfg, .lr = lr };
     tent_init(&c.t, snap, NULL);
+    c.t.limits_unplaced_only = cfg->limits_at_creation_only;
     size_t nh = snap->n_hosts;
     bool unplaced = false;
     for (size_t v = 0; v < snap->n_vms; v++)
@@ -331,16 +332,30 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
     return 0;
 }
 
+static int check(const struct policy_cfg *cfg, struct joule_err *err)
+{
+    if (!(cfg->thr_threshold > 0 && cfg->thr_threshold <= 1) ||
+        !(cfg->lr_fallback_threshold > 0 && cfg->lr_fallback_threshold <= 1))
+        return joule_err_set(err, JOULE_EINVAL,
+                             "policy: thr_threshold %g and lr_fallback_threshold %g must be in "
+                             "(0, 1]", cfg->thr_threshold, cfg->lr_fallback_threshold);
+    if (!(cfg->lr_safety > 0) || cfg->lr_history < 2 || cfg->lr_history > TENT_HIST)
+        return joule_err_set(err, JOULE_EINVAL,
+                             "policy: lr_safety %g must be > 0 and lr_history %u in 2..%d",
+                             cfg->lr_safety, cfg->lr_history, TENT_HIST);
+    return 0;
+}
+
 int policy_run_thr_mmt(const struct policy_cfg *cfg, const struct model_snapshot *snap,
                        struct plan *out, struct joule_err *err)
 {
-    (void)err;
-    return cloudsim_round(cfg, snap, out, false);
+    int rc = check(cfg, err);
+    return rc < 0 ? rc : cloudsim_round(cfg, snap, out, false);
 }
 
 int policy_run_lr_mmt(const struct policy_cfg *cfg, const struct model_snapshot *snap,
                       struct plan *out, struct joule_err *err)
 {
-    (void)err;
-    return cloudsim_round(cfg, snap, out, true);
+    int rc = check(cfg, err);
+    return rc < 0 ? rc : cloudsim_round(cfg, snap, out, true);
 }

@@ -336,7 +336,16 @@ static void consolidate(struct jctx *c, struct plan *out)
 int policy_run_joule(const struct policy_cfg *cfg, const struct model_snapshot *snap,
                      struct plan *out, struct joule_err *err)
 {
-    (void)err;
+    if (!(cfg->joule_target_pct > 0 && cfg->joule_target_pct <= cfg->joule_high_pct) ||
+        !(cfg->joule_low_pct >= 0 && cfg->joule_low_pct <= cfg->joule_target_pct) ||
+        !(cfg->joule_percentile >= 0 && cfg->joule_percentile <= 100) ||
+        !(cfg->joule_headroom_pct >= 0 && cfg->joule_headroom_pct < cfg->joule_target_pct) ||
+        cfg->joule_window == 0)
+        return joule_err_set(err, JOULE_EINVAL,
+                             "policy: joule needs 0 <= low %g <= target %g <= high %g, "
+                             "0 <= headroom %g < target, percentile %g in 0..100, window %u >= 1",
+                             cfg->joule_low_pct, cfg->joule_target_pct, cfg->joule_high_pct,
+                             cfg->joule_headroom_pct, cfg->joule_percentile, cfg->joule_window);
     size_t nv = snap->n_vms, nh = snap->n_hosts;
     double *sized = xcalloc(nv ? nv : 1, sizeof *sized);
     struct jctx c = { .cfg = cfg, .s = snap };
@@ -346,6 +355,7 @@ int policy_run_joule(const struct policy_cfg *cfg, const struct model_snapshot *
         sized[v] = snap->vms[v].host < 0 ? snap->vms[v].cpu_cores : percentile(cfg, &snap->vms[v]);
     }
     tent_init(&c.t, snap, sized);
+    c.t.limits_unplaced_only = cfg->limits_at_creation_only;
     c.busy = xcalloc(nv ? nv : 1, sizeof *c.busy);
     c.drained = xcalloc(nh ? nh : 1, sizeof *c.drained);
     c.woken = xcalloc(nh ? nh : 1, sizeof *c.woken);

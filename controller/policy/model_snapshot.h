@@ -34,6 +34,7 @@ struct snap_host {
     bool reachable;
     int64_t off_since_ns;   /* SNAP_NEVER if not off */
     int64_t boot_ns;        /* expected boot-to-verified time */
+    bool receiving;         /* a migration to it is in flight: never emptied or powered off */
     /* Added for replay and the reference policies (issue 9). Zero = not known / no limit. */
     double pe_cpus;         /* capacity of one core (same unit as cpus); 0 = no per-core cap */
     double used_cpus;       /* CPU actually allocated to its VMs now (same unit as cpus) */

@@ -158,6 +158,8 @@ bool tent_suitable(const struct tentative *t, int hi, int vm)
     double avail = h->sum_capped <= h->total ? h->total - h->sum_capped : 0;
     if (h->pe < req || avail < req)
         return false;
+    if (t->limits_unplaced_only && t->snap->vms[vm].host >= 0)
+        return true;
     if (sh->mem_mib > 0 && h->mem_used + t->snap->vms[vm].mem_mib > sh->mem_mib)
         return false;
     if (sh->max_vms > 0 && h->n + 1 > sh->max_vms)

@@ -37,6 +37,7 @@ struct tentative {
     double *demand;       /* per VM: demand used for decisions (default snap cpu_cores) */
     double *alloc;        /* per VM: what the host reserves for it (default = demand; CloudSim's
                            * initial placement reserves the full size, cpu_max) */
+    bool limits_unplaced_only; /* memory / VM-count limits only for unplaced VMs (CloudSim) */
 };
 
 /* Builds the what-if state from the snapshot (VMs on their hosts in host_seq order; VMs with

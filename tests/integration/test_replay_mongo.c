@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy_glue.h"
 #include "replay.h"
 #include "replay_mongo.h"
 #include "support/test_support.h"
@@ -213,7 +214,7 @@ static void test_replay_from_vm_samples(void **state)
 
     /* joule's policy empties the 10 % host onto the other one. */
     o.migrations = true;
-    replay_policy_from_config(&o.policy, &cfg->policy);
+    policy_cfg_from_config(cfg, &o.policy);
     o.policy.algorithm = POLICY_ALGORITHM_JOULE;
     assert_int_equal(replay_run(w, &o, &r, &err), 0);
     assert_int_equal(r.migrations, 1);

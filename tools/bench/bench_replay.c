@@ -1,6 +1,7 @@
 /* bench_replay - decision quality and replay cost on the 10 PlanetLab days.
  * For each day (sorted file-name order, CloudSim set-up): energy, migrations and SLAV of joule's
- * default policy and of CloudSim's ThrMmt 0.8 and LrMmt 1.2; then the wall time and peak memory
+ * default policy, of CloudSim's ThrMmt 0.8 and LrMmt 1.2 and of the papers' threshold policy
+ * (first-fit start, memory checked, 4 moves a round); then the wall time and peak memory
  * (max RSS of a fresh process) of one day's replay with the default policy.
  * Traces: --planetlab DIR, else $JOULE_PLANETLAB_DIR, else ../shared/data/planetlab beside the
  * source tree (JOULE_SOURCE_DIR or the compiled-in path). */
@@ -31,6 +32,7 @@ static const struct {
     { "joule", POLICY_ALGORITHM_JOULE },
     { "thr-mmt", POLICY_ALGORITHM_THR_MMT },
     { "lr-mmt", POLICY_ALGORITHM_LR_MMT },
+    { "thresh", POLICY_ALGORITHM_THRESHOLD }, /* the papers' Th1/Th2/balance, for reference */
 };
 
 static double now_s(void)

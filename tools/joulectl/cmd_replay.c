@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "joulectl.h"
+#include "policy_glue.h"
 #include "replay.h"
 #include "replay_mongo.h"
 
@@ -290,6 +291,11 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "joulectl replay: give one TRACE_DIR or --mongo URI\n");
         goto usage_err;
     }
+    if (mongo && cloudsim) {
+        fprintf(stderr, "joulectl replay: --mongo replays onto the configured hosts; "
+                        "--cloudsim is for trace directories\n");
+        goto usage_err;
+    }
     if (mongo && (!from || !to)) {
         fprintf(stderr, "joulectl replay: --mongo needs --from and --to\n");
         goto usage_err;
@@ -303,7 +309,7 @@ int cmd_replay(int argc, char **argv)
             free(sets);
             return JOULECTL_EXIT_CONFIG;
         }
-        replay_policy_from_config(&o.policy, &cfg->policy);
+        policy_cfg_from_config(cfg, &o.policy);
     }
     if (policy_name) {
         bool dvfs;
@@ -394,6 +400,10 @@ int cmd_replay(int argc, char **argv)
     o.hosts = hosts;
     o.n_hosts = nh;
     o.keep_series = svg != NULL;
+    /* CloudSim's resource model only in the CloudSim-compatible set-up; a configured cluster
+     * keeps idle VMs and checks memory at every move. */
+    o.remove_idle_vms = cloudsim;
+    o.policy.limits_at_creation_only = cloudsim;
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -6,6 +6,7 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
     { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };
 
