@@ -694,7 +694,8 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
         cfg_get_double(g, "joule_min_gain_wh", 0, 1e9, &p->joule_min_gain_wh, e);
         cfg_get_double(g, "joule_horizon_s", 0, 1e9, &p->joule_horizon_s, e);
         cfg_get_double(g, "joule_migration_w", 0, 1e6, &p->joule_migration_w, e);
-        if (p->joule_target_pct > p->joule_high_pct && config_setting_get_member(g, "joule_target_pct"))
+        if (p->joule_target_pct > p->joule_high_pct &&
+            config_setting_get_member(g, "joule_target_pct"))
             cfg_errors_addf(e, config_setting_get_member(g, "joule_target_pct"),
                             "joule_target_pct: %g is above joule_high_pct %g",
                             p->joule_target_pct, p->joule_high_pct);

@@ -149,8 +149,10 @@ static const char *CONF =
     "cluster = \"lab\";\n"
     "store = { uri = \"mongodb://127.0.0.1:1/x\"; database = \"joule\"; };\n"
     "hosts = (\n"
-    "  { name = \"h1\"; uri = \"qemu:///system\"; cpus = 2; memory_mib = 4096; idle_w = 50; max_w = 150; },\n"
-    "  { name = \"h2\"; uri = \"qemu:///system\"; cpus = 2; memory_mib = 4096; idle_w = 50; max_w = 150; }\n"
+    "  { name = \"h1\"; uri = \"qemu:///system\"; cpus = 2; memory_mib = 4096;\n"
+    "    idle_w = 50; max_w = 150; },\n"
+    "  { name = \"h2\"; uri = \"qemu:///system\"; cpus = 2; memory_mib = 4096;\n"
+    "    idle_w = 50; max_w = 150; }\n"
     ");\n";
 
 static void test_replay_from_vm_samples(void **state)

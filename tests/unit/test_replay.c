@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "policy/plan.h"
 #include "policy/policy.h"
 #include "policy/reference.h"
+#include "policy_glue.h"
 #include "replay.h"
 #include "support/test_support.h"
 #include "util/xalloc.h"
@@ -132,7 +134,8 @@ static void test_bad_input(void **state)
     err = (struct joule_err){ 0 };
     assert_true(replay_load_planetlab("/nonexistent-joule-dir", NULL, &w, &err) < 0);
     assert_non_null(strstr(err.msg, "nonexistent"));
-    char *csv = joule_test_write_file(tmp, "order.csv", "vm_id,vm_type,vm_mips,vm_ram_mb,trace_file\n"
+    char *csv = joule_test_write_file(tmp, "order.csv",
+                                      "vm_id,vm_type,vm_mips,vm_ram_mb,trace_file\n"
                                       "0,0,2500,870,\"vm1\n", 0644);
     err = (struct joule_err){ 0 };
     assert_true(replay_load_planetlab(tmp, csv, &w, &err) < 0);
@@ -185,6 +188,43 @@ static void test_thr_mmt_plan(void **state)
     plan_free(&p);
 }
 
+/* Every policy setting of issue 9 is a config key with a default, reaches policy_cfg, and
+ * inconsistent values are file:line errors. */
+static void test_config_settings(void **state)
+{
+    (void)state;
+    struct config *cfg = NULL;
+    char *errors = NULL;
+    assert_int_equal(config_load_string("policy = { algorithm = \"joule\"; };\n", &cfg, &errors),
+                     0);
+    struct policy_cfg pc;
+    policy_cfg_from_config(cfg, &pc);
+    struct policy_cfg def;
+    policy_cfg_defaults(&def);
+    assert_int_equal(pc.algorithm, POLICY_ALGORITHM_JOULE);
+    assert_true(pc.joule_percentile == def.joule_percentile && pc.joule_window == def.joule_window);
+    assert_true(pc.joule_target_pct == def.joule_target_pct && pc.joule_low_pct == def.joule_low_pct);
+    assert_true(pc.thr_threshold == 0.8 && pc.lr_safety == 1.2 && pc.lr_history == 10);
+    config_free(cfg);
+    cfg = NULL;
+    assert_int_equal(config_load_string("policy = { algorithm = \"lr-mmt\"; lr_safety = 1.4;\n"
+                                        "  thr_threshold = 0.7; joule_percentile = 95;\n"
+                                        "  joule_window = 6; joule_target_pct = 85; };\n",
+                                        &cfg, &errors), 0);
+    policy_cfg_from_config(cfg, &pc);
+    assert_int_equal(pc.algorithm, POLICY_ALGORITHM_LR_MMT);
+    assert_true(pc.lr_safety == 1.4 && pc.thr_threshold == 0.7 && pc.joule_percentile == 95);
+    assert_true(pc.joule_window == 6 && pc.joule_target_pct == 85);
+    config_free(cfg);
+    cfg = NULL;
+    assert_int_equal(config_load_string("policy = {\n  joule_high_pct = 80;\n"
+                                        "  joule_target_pct = 90;\n  lr_history = 1; };\n",
+                                        &cfg, &errors), JOULE_ECONFIG);
+    assert_non_null(strstr(errors, ":3: joule_target_pct: 90 is above joule_high_pct 80"));
+    assert_non_null(strstr(errors, "lr_history"));
+    free(errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_slatah_pdm_one_migration),
         cmocka_unit_test(test_thr_mmt_plan),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_config_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -187,7 +187,8 @@ static int write_svg(const char *path, const struct replay_result *r, const char
             pmax / 1.1);
     const char *colour[2] = { "#1f77b4", "#d62728" };
     for (int s = 0; s < 2; s++) {
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", colour[s]);
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+                colour[s]);
         for (size_t i = 0; i < r->n_series; i++) {
             double x = L + (W - L - R) * r->series[i].t_s / (tmax > 86400 ? tmax : 86400);
             double v = s == 0 ? r->series[i].active_hosts / hmax : r->series[i].power_w / pmax;
