@@ -203,7 +203,8 @@ static void test_config_settings(void **state)
     policy_cfg_defaults(&def);
     assert_int_equal(pc.algorithm, POLICY_ALGORITHM_JOULE);
     assert_true(pc.joule_percentile == def.joule_percentile && pc.joule_window == def.joule_window);
-    assert_true(pc.joule_target_pct == def.joule_target_pct && pc.joule_low_pct == def.joule_low_pct);
+    assert_true(pc.joule_target_pct == def.joule_target_pct &&
+                pc.joule_low_pct == def.joule_low_pct);
     assert_true(pc.thr_threshold == 0.8 && pc.lr_safety == 1.2 && pc.lr_history == 10);
     config_free(cfg);
     cfg = NULL;
