@@ -316,6 +316,8 @@ struct entry {               /* one state-history entry (CloudSim Host/VmStateHi
 struct vm_state {
     int host;                /* where it runs (the source while migrating) */
     int target;              /* -1 unless migrating */
+    int ghost;               /* -1, or an earlier target of the same round: CloudSim keeps the
+                              * VM migrating in there too until the migrations complete */
     double end_t;
     uint64_t seq;
     double hist[HIST_LEN];   /* requested MIPS at each decision, most recent first */
@@ -452,7 +454,7 @@ static void host_update(struct sim_ext *x, size_t hi, double t)
         int v = h->vms[i];
         double req = util_at(&w->vms[v], w, t) * w->vms[v].mips;
         double capped = req > h->pe ? h->pe : req;
-        bool in = s->vm[v].target == (int)hi;
+        bool in = s->vm[v].target == (int)hi || s->vm[v].ghost == (int)hi;
         need += in ? capped * deg : capped;
     }
     bool over = need > h->total;
@@ -464,7 +466,7 @@ static void host_update(struct sim_ext *x, size_t hi, double t)
         double req = util_at(&w->vms[v], w, t) * w->vms[v].mips;
         double capped = req > h->pe ? h->pe : req;
         bool migrating = vs->target >= 0;
-        bool in = vs->target == (int)hi;
+        bool in = vs->target == (int)hi || vs->ghost == (int)hi;
         bool out = migrating && !in;
         double alloc;
         if (!over)
@@ -585,7 +587,11 @@ static unsigned start_migrations(struct sim_ext *x, const struct plan *p, double
         if (vs->host < 0 || a->to == vs->host)
             continue;
         if (vs->target >= 0) {
-            list_remove(&s->host[vs->target], vm);
+            /* a second move in the same round (CloudSim: the VM left on a host chosen for it
+             * and then emptied): both targets hold it as migrating in */
+            if (vs->ghost >= 0)
+                list_remove(&s->host[vs->ghost], vm);
+            vs->ghost = vs->target;
         } else {
             xgrow((void **)&s->moving, &s->cap_moving, s->n_moving + 1, sizeof *s->moving);
             s->moving[s->n_moving++] = vm;
@@ -637,8 +643,11 @@ static void complete_migrations(struct sim_ext *x, double until)
             }
             list_remove(&s->host[vs->host], v);
             list_remove(&s->host[vs->target], v);
+            if (vs->ghost >= 0)
+                list_remove(&s->host[vs->ghost], v);
             int to = vs->target;
             vs->target = -1;
+            vs->ghost = -1;
             vs->last_move_ns = (int64_t)(tc * 1e9);
             place(s, v, to);
         }
@@ -775,6 +784,7 @@ int replay_run(const struct replay_workload *w, const struct replay_opts *o,
     for (size_t v = 0; v < s->nv; v++) {
         s->vm[v].host = -1;
         s->vm[v].target = -1;
+        s->vm[v].ghost = -1;
         s->vm[v].last_move_ns = SNAP_NEVER;
     }
     struct policy_cfg cfg = o->policy;
