@@ -52,6 +52,9 @@ void replay_opts_defaults(struct replay_opts *o)
     o->migration_degradation = 0.1;
     o->remove_idle_vms = true;
     o->policy.limits_at_creation_only = true;
+    /* CloudSim starts every migration a round plans; a cap would only measure how long
+     * draining its t=0 spread takes (RAM binds at creation: 2 big VMs a host). */
+    o->policy.max_moves_per_round = 1000000;
 }
 
 /* ---- workload ---------------------------------------------------------------------------- */

@@ -14,11 +14,13 @@
  *     at or below (joule_target_pct - joule_headroom_pct), and only if the power the host stops
  *     drawing over joule_horizon_s pays for the migrations (joule_migration_w during each
  *     migration) plus joule_min_gain_wh.
- * VMs moved within vm_cooldown_ns are left alone except to relieve an overloaded host.
+ * VMs moved within vm_cooldown_ns are left alone except to relieve an overloaded host, and at
+ * most max_moves_per_round VMs move to empty hosts in one round (relief is not capped).
  * Hysteresis: a host is relieved above joule_high_pct but filled only to joule_target_pct, and
  * emptied only below joule_low_pct, so loads between the bands cause no moves. */
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,7 +276,8 @@ static void consolidate(struct jctx *c, struct plan *out)
     }
     qsort(ord, n, sizeof *ord, order_cmp);
     int *vms = xcalloc(s->n_vms ? s->n_vms : 1, sizeof *vms);
-    size_t plan_mark;
+    size_t plan_mark, moved = 0;
+    size_t cap = cfg->max_moves_per_round ? cfg->max_moves_per_round : SIZE_MAX;
     for (size_t k = 0; k < n; k++) {
         int h = ord[k].idx;
         struct tent_host *th = &c->t.hosts[h];
@@ -288,7 +291,7 @@ static void consolidate(struct jctx *c, struct plan *out)
                 ok = false;
             vms[nv++] = v;
         }
-        if (!ok)
+        if (!ok || moved + nv > cap)
             continue;
         /* largest first */
         for (size_t i = 1; i < nv; i++) {
@@ -317,8 +320,10 @@ static void consolidate(struct jctx *c, struct plan *out)
             add_move(c, out, v, h, to, PLAN_REASON_UNDERLOAD);
         }
         double gain_wh = (saved_w - added_w) * cfg->joule_horizon_s / 3600.0 - mig_wh;
-        if (ok && gain_wh >= cfg->joule_min_gain_wh)
+        if (ok && gain_wh >= cfg->joule_min_gain_wh) {
+            moved += nv;
             continue;
+        }
         /* undo this host's moves */
         for (size_t a = out->n; a > plan_mark; a--) {
             const struct plan_action *pa = &out->actions[a - 1];

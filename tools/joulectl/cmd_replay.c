@@ -37,6 +37,8 @@ static void usage(FILE *f)
             "                       unless --cloudsim\n"
             "  --set KEY=VALUE      one policy setting, as in the config (repeatable), e.g.\n"
             "                       --set thr_threshold=0.8 --set joule_target_pct=75\n"
+            "                       (without --config, max_moves_per_round is unlimited, as\n"
+            "                       in CloudSim; a config's value is kept)\n"
             "Cluster and models:\n"
             "  --cloudsim           CloudSim's set-up (default for a trace dir): 800 hosts,\n"
             "                       G4/G5 alternating, CloudSim VM types\n"
