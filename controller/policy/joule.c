@@ -222,27 +222,26 @@ static void relieve(struct jctx *c, struct plan *out)
                     pick = th->vms[k];
             if (pick < 0 && excess <= 0)
                 break;
-            double best = DBL_MAX, largest = -1;
-            int big = -1;
-            for (size_t k = 0; k < th->n && pick < 0; k++) {
-                int v = th->vms[k];
-                if (!movable(c, v))
-                    continue;
-                double d = c->t.demand[v];
-                if (d >= excess && d + s->vms[v].mem_mib * 1e-9 < best) {
-                    best = d + s->vms[v].mem_mib * 1e-9;
-                    pick = v;
-                }
-                if (d > largest) {
-                    largest = d;
-                    big = v;
-                }
-            }
             if (pick < 0) {
+                double best = DBL_MAX, largest = -1;
+                int fit = -1, big = -1;
                 for (size_t k = 0; k < th->n; k++) {
-                    if (th->vms[k] == big)
-                        pick = big;
+                    int v = th->vms[k];
+                    if (!movable(c, v))
+                        continue;
+                    double d = c->t.demand[v];
+                    /* smallest that suffices; equal demand: less memory (shorter move) */
+                    double key = d + s->vms[v].mem_mib * 1e-9;
+                    if (d >= excess && key < best) {
+                        best = key;
+                        fit = v;
+                    }
+                    if (d > largest) {
+                        largest = d;
+                        big = v;
+                    }
                 }
+                pick = fit >= 0 ? fit : big;
             }
             if (pick < 0)
                 break;
@@ -322,6 +321,13 @@ static void consolidate(struct jctx *c, struct plan *out)
         double gain_wh = (saved_w - added_w) * cfg->joule_horizon_s / 3600.0 - mig_wh;
         if (ok && gain_wh >= cfg->joule_min_gain_wh) {
             moved += nv;
+            struct plan_action *a = plan_add(out, PLAN_ACTION_POWER_OFF, PLAN_REASON_UNDERLOAD);
+            a->host = h;
+            a->expected_gain_w = saved_w - added_w;
+            snprintf(a->detail, sizeof a->detail, "%s emptied: saves %.0f W, pays %.2f Wh of "
+                     "migration back in %.0f s", s->hosts[h].name ? s->hosts[h].name : "?",
+                     saved_w - added_w, mig_wh,
+                     saved_w > added_w ? mig_wh * 3600.0 / (saved_w - added_w) : 0.0);
             continue;
         }
         /* undo this host's moves */
@@ -336,6 +342,36 @@ static void consolidate(struct jctx *c, struct plan *out)
     }
     free(vms);
     free(ord);
+}
+
+/* Hosts switched on come first (POWER_ON), then the migrations, then POWER_OFF of the hosts
+ * emptied (the executor powers a host off only once it runs nothing). */
+static void order_plan(const struct jctx *c, struct plan *out, size_t first)
+{
+    size_t n = out->n - first;
+    struct plan_action *tmp = xcalloc(n + c->t.n_hosts + 1, sizeof *tmp);
+    size_t k = 0;
+    for (size_t i = 0; i < c->t.n_hosts; i++) {
+        if (!c->woken[i])
+            continue;
+        struct plan_action *a = &tmp[k++];
+        memset(a, 0, sizeof *a);
+        a->kind = PLAN_ACTION_POWER_ON;
+        a->reason = PLAN_REASON_OVERLOAD;
+        a->vm = a->from = a->to = -1;
+        a->host = (int)i;
+        a->expected_gain_w = -tent_power(&c->s->hosts[i], 0);
+        snprintf(a->detail, sizeof a->detail, "switch on %s: most efficient host with room",
+                 c->s->hosts[i].name ? c->s->hosts[i].name : "?");
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = first; i < out->n; i++)
+            if ((out->actions[i].kind == PLAN_ACTION_POWER_OFF) == (pass == 1))
+                tmp[k++] = out->actions[i];
+    out->n = first;
+    for (size_t i = 0; i < k; i++)
+        *plan_add(out, tmp[i].kind, tmp[i].reason) = tmp[i];
+    free(tmp);
 }
 
 int policy_run_joule(const struct policy_cfg *cfg, const struct model_snapshot *snap,
@@ -365,6 +401,7 @@ int policy_run_joule(const struct policy_cfg *cfg, const struct model_snapshot *
     c.drained = xcalloc(nh ? nh : 1, sizeof *c.drained);
     c.woken = xcalloc(nh ? nh : 1, sizeof *c.woken);
 
+    size_t first = out->n;
     bool unplaced = false;
     for (size_t v = 0; v < nv; v++) {
         if (snap->vms[v].host >= 0)
@@ -383,6 +420,7 @@ int policy_run_joule(const struct policy_cfg *cfg, const struct model_snapshot *
     } else if (!unplaced) {
         relieve(&c, out);
     }
+    order_plan(&c, out, first);
     free(c.woken);
     free(c.drained);
     free(c.busy);
