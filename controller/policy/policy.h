@@ -19,11 +19,11 @@ enum policy_algorithm {
 
 /* Defaults of joule's own policy (tuned on PlanetLab day 20110303 only; see
  * etc/jouled.conf.example). Shared with config.c so that both give the same defaults. */
-#define JOULE_DEFAULT_PERCENTILE 80.0
+#define JOULE_DEFAULT_PERCENTILE 70.0
 #define JOULE_DEFAULT_WINDOW 12
 #define JOULE_DEFAULT_TARGET_PCT 90.0
 #define JOULE_DEFAULT_HIGH_PCT 100.0
-#define JOULE_DEFAULT_LOW_PCT 70.0
+#define JOULE_DEFAULT_LOW_PCT 60.0
 #define JOULE_DEFAULT_HEADROOM_PCT 10.0
 #define JOULE_DEFAULT_MIN_GAIN_WH 0.0
 #define JOULE_DEFAULT_HORIZON_S 3600.0

@@ -138,6 +138,7 @@ static void test_percentile_sizing(void **state)
     vm(&f, 0, "v0", 0, 1, 1, 4, 6);
     vm(&f, 1, "v1", 1, 4, 4, 0, 0);
     finish(&f, 2, 2);
+    f.cfg.joule_percentile = 80;
     run(&f);
     assert_int_equal(count(&f.p, PLAN_ACTION_MIGRATE), 0);
     f.cfg.joule_percentile = 0;
