@@ -16,6 +16,7 @@ struct joulectl_cmd {
 
 int cmd_check_config(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_power(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
+    { "power", "switch a host on/off or read its power state", cmd_power },
     { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };
 
