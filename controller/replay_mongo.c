@@ -35,7 +35,8 @@ struct mvm {
     int host;
     double vcpus;
     double mem;
-    double *cpu;  /* per bucket, NAN = none */
+    double *sum;  /* per bucket: sum and count of CPU samples (cores) */
+    unsigned *cnt;
 };
 
 static const char *doc_str(const bson_t *d, const char *k)
@@ -91,14 +92,20 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
         bson_iter_t it;
         if (!key)
             key = name;
-        if (!key || !host || !doc_num(d, "cpu", &cpu) || !doc_num(d, "vcpus", &vcpus) ||
-            !bson_iter_init_find(&it, d, "t") || !BSON_ITER_HOLDS_DATE_TIME(&it) || vcpus <= 0) {
+        /* schemas/vm_samples.json: cpu_instant_cores (what the tick saw), cpu_cores (smoothed);
+         * "cpu" is accepted for older documents. */
+        bool has_cpu = doc_num(d, "cpu_instant_cores", &cpu) || doc_num(d, "cpu_cores", &cpu) ||
+                       doc_num(d, "cpu", &cpu);
+        if (!key || !host || !has_cpu || !doc_num(d, "vcpus", &vcpus) ||
+            !bson_iter_init_find(&it, d, "t") || !BSON_ITER_HOLDS_DATE_TIME(&it) || vcpus <= 0 ||
+            !(cpu >= 0)) {
             rc = joule_err_set(err, JOULE_EINVAL,
                                "mongo replay: %s.vm_samples document %zu lacks vm/name, host, t "
-                               "(date), cpu or vcpus > 0", db, docs);
+                               "(date), cpu_instant_cores/cpu_cores >= 0 or vcpus > 0", db, docs);
             break;
         }
-        doc_num(d, "mem", &mem);
+        if (!doc_num(d, "mem_mib", &mem))
+            doc_num(d, "mem", &mem);
         double t = (double)bson_iter_date_time(&it) / 1000.0;
         size_t b = (size_t)floor((t - q->from_s) / q->interval_s);
         if (b >= nb)
@@ -117,12 +124,11 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
             }
             xgrow((void **)&vms, &cap, n + 1, sizeof *vms);
             vms[n] = (struct mvm){ xstrdup(key), xstrdup(name ? name : key), h, vcpus, mem,
-                                   xcalloc(nb, sizeof(double)) };
-            for (size_t k = 0; k < nb; k++)
-                vms[n].cpu[k] = NAN;
+                                   xcalloc(nb, sizeof(double)), xcalloc(nb, sizeof(unsigned)) };
             n++;
         }
-        vms[i].cpu[b] = cpu;
+        vms[i].sum[b] += cpu;
+        vms[i].cnt[b]++;
         if (vcpus > vms[i].vcpus)
             vms[i].vcpus = vcpus;
         if (mem > vms[i].mem)
@@ -150,8 +156,8 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
             v->initial_host = vms[i].host;
             double prev = 0;
             for (size_t k = 0; k < nb; k++) {
-                if (!isnan(vms[i].cpu[k]))
-                    prev = vms[i].cpu[k];
+                if (vms[i].cnt[k])
+                    prev = vms[i].sum[k] / vms[i].cnt[k];
                 double u = prev / vms[i].vcpus;
                 v->util[k] = u < 0 ? 0 : u > 1 ? 1 : u;
             }
@@ -162,7 +168,8 @@ int replay_load_mongo(const struct replay_mongo_query *q, const struct config *c
     for (size_t i = 0; i < n; i++) {
         free(vms[i].key);
         free(vms[i].name);
-        free(vms[i].cpu);
+        free(vms[i].sum);
+        free(vms[i].cnt);
     }
     free(vms);
     return rc;

@@ -1,8 +1,9 @@
 /* replay_mongo.h - a replay workload from the controller's own vm_samples in MongoDB.
- * Documents read: { cluster, vm (uuid), name, host, t (date), cpu (cores in use), vcpus, mem
- * (MiB) }. Samples are bucketed per decision interval from `from_s` (last sample in a bucket
- * wins, a missing bucket repeats the previous value); each VM starts on the host of its first
- * sample, which must be a host of the configuration. */
+ * Documents read (schemas/vm_samples.json): { cluster, vm (uuid), name, host, t (date),
+ * cpu_instant_cores (else cpu_cores, else cpu), vcpus, mem_mib }. Samples are averaged per
+ * decision interval from `from_s` (like PlanetLab's 5-minute averages; a bucket without samples
+ * repeats the previous value); a VM's size is its vCPUs (utilisation = cores / vcpus) and it
+ * starts on the host of its first sample, which must be a host of the configuration. */
 #ifndef JOULE_REPLAY_MONGO_H
 #define JOULE_REPLAY_MONGO_H
 

@@ -133,13 +133,17 @@ static bool start_ferretdb(struct fx *f)
     return false;
 }
 
+/* A document as the store writes it (schemas/vm_samples.json). */
 static void insert(mongoc_collection_t *c, const char *cluster, const char *vm, const char *host,
                    double t_s, double cpu, int vcpus, double mem)
 {
-    bson_t *d = BCON_NEW("cluster", BCON_UTF8(cluster), "vm", BCON_UTF8(vm), "name",
-                         BCON_UTF8(vm), "host", BCON_UTF8(host), "t",
-                         BCON_DATE_TIME((int64_t)(t_s * 1000)), "cpu", BCON_DOUBLE(cpu), "vcpus",
-                         BCON_INT32(vcpus), "mem", BCON_DOUBLE(mem));
+    char id[128];
+    snprintf(id, sizeof id, "%s/%s/%lld", cluster, vm, (long long)(t_s * 1000));
+    bson_t *d = BCON_NEW("_id", BCON_UTF8(id), "cluster", BCON_UTF8(cluster), "vm", BCON_UTF8(vm),
+                         "name", BCON_UTF8(vm), "host", BCON_UTF8(host), "t",
+                         BCON_DATE_TIME((int64_t)(t_s * 1000)), "cpu_cores", BCON_DOUBLE(cpu),
+                         "cpu_instant_cores", BCON_DOUBLE(cpu), "vcpus", BCON_INT32(vcpus),
+                         "mem_mib", BCON_DOUBLE(mem));
     bson_error_t e;
     assert_true(mongoc_collection_insert_one(c, d, NULL, NULL, &e));
     bson_destroy(d);
@@ -164,9 +168,9 @@ static void test_replay_from_vm_samples(void **state)
     mongoc_client_t *cl = mongoc_client_new(f->uri);
     mongoc_collection_t *c = mongoc_client_get_collection(cl, "joule", "vm_samples");
     for (int k = 0; k < 6; k++) {
-        /* two samples a bucket for vm1: the later one (1.0 core of 2) counts */
+        /* two samples a bucket for vm1: their mean (1.0 core of 2) counts */
         insert(c, "lab", "vm1", "h1", t0 + k * 300, 1.6, 2, 1024);
-        insert(c, "lab", "vm1", "h1", t0 + k * 300 + 10, 1.0, 2, 1024);
+        insert(c, "lab", "vm1", "h1", t0 + k * 300 + 10, 0.4, 2, 1024);
         if (k != 3) /* a missing bucket repeats the previous value */
             insert(c, "lab", "vm2", "h2", t0 + k * 300 + 5, 0.2, 1, 512);
         insert(c, "other", "vm9", "h9", t0 + k * 300, 0.5, 1, 512); /* another cluster */
