@@ -13,6 +13,7 @@
 #include "replay.h"
 #include "replay_mongo.h"
 
+#include <bson/bson.h>
 #include <mongoc/mongoc.h>
 #include "util/xalloc.h"
 
@@ -417,14 +418,25 @@ int cmd_replay(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (json) {
-        printf("{\"policy\": \"%s\", \"vms\": %zu, \"hosts\": %zu, \"rounds\": %u, "
-               "\"energy_kwh\": %.6f, \"migrations\": %llu, \"slatah\": %.10f, \"pdm\": %.10f, "
-               "\"slav\": %.12f, \"esv\": %.12f, \"overall_sla\": %.10f, "
-               "\"host_shutdowns\": %llu, \"max_active_hosts\": %u, \"wall_s\": %.3f}\n",
-               policy_label(&o), w->n_vms, nh, res.rounds, res.energy_kwh,
-               (unsigned long long)res.migrations, res.slatah, res.pdm, res.slav, res.esv,
-               res.overall_sla, (unsigned long long)res.host_shutdowns, res.max_active_hosts,
-               wall);
+        /* DESIGN: --json goes through libbson */
+        bson_t *doc = BCON_NEW("policy", BCON_UTF8(policy_label(&o)),
+                               "vms", BCON_INT64((int64_t)w->n_vms),
+                               "hosts", BCON_INT64((int64_t)nh),
+                               "rounds", BCON_INT64((int64_t)res.rounds),
+                               "energy_kwh", BCON_DOUBLE(res.energy_kwh),
+                               "migrations", BCON_INT64((int64_t)res.migrations),
+                               "slatah", BCON_DOUBLE(res.slatah),
+                               "pdm", BCON_DOUBLE(res.pdm),
+                               "slav", BCON_DOUBLE(res.slav),
+                               "esv", BCON_DOUBLE(res.esv),
+                               "overall_sla", BCON_DOUBLE(res.overall_sla),
+                               "host_shutdowns", BCON_INT64((int64_t)res.host_shutdowns),
+                               "max_active_hosts", BCON_INT64((int64_t)res.max_active_hosts),
+                               "wall_s", BCON_DOUBLE(wall));
+        char *text = bson_as_relaxed_extended_json(doc, NULL);
+        printf("%s\n", text);
+        bson_free(text);
+        bson_destroy(doc);
     } else {
         printf("policy          %s\n", policy_label(&o));
         printf("VMs / hosts     %zu / %zu\n", w->n_vms, nh);
