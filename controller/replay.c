@@ -669,6 +669,9 @@ static void build_snapshot(struct sim_ext *x, double t, bool initial)
         const struct replay_host_model *m = s->o->hosts[h];
         sh->used_cpus = initial ? 0 : s->host[h].util_mips;
         sh->load_pct = initial ? 0 : 100.0 * s->host[h].u;
+        /* a host left without VMs counts as off (it draws 0 W in this model) */
+        if (s->host[h].n == 0)
+            s->host[h].powered = false;
         sh->state = sh->used_cpus > 0 || s->host[h].powered ? POWER_STATE_ON : POWER_STATE_OFF;
         sh->mem_mib = m->ram_mib;
         sh->max_vms = m->max_vms;

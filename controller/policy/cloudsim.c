@@ -141,10 +141,10 @@ static void sort_by_demand(const struct cs_ctx *c, int *v, size_t n)
 }
 
 static void emit(const struct cs_ctx *c, struct plan *out, const struct moves *ms, size_t from,
-                 enum plan_reason why)
+                 size_t to_n, enum plan_reason why)
 {
     const struct model_snapshot *s = c->t.snap;
-    for (size_t i = from; i < ms->n; i++) {
+    for (size_t i = from; i < to_n; i++) {
         int v = ms->m[i].vm, to = ms->m[i].to;
         struct plan_action *a = plan_add(out, PLAN_ACTION_MIGRATE, why);
         a->vm = v;
@@ -162,6 +162,26 @@ static void emit(const struct cs_ctx *c, struct plan *out, const struct moves *m
                  a->from >= 0 && s->hosts[a->from].name ? s->hosts[a->from].name : "-",
                  s->hosts[to].name ? s->hosts[to].name : "?");
     }
+}
+
+/* POWER_ON for every switched-off host the moves target (CloudSim has no boot: its hosts at
+ * 0 % are simply off; on a real cluster the executor must switch them on first). */
+static void emit_power_on(const struct cs_ctx *c, struct plan *out, const struct moves *ms)
+{
+    const struct model_snapshot *s = c->t.snap;
+    bool *done = xcalloc(s->n_hosts ? s->n_hosts : 1, sizeof *done);
+    for (size_t i = 0; i < ms->n; i++) {
+        int to = ms->m[i].to;
+        if (done[to] || s->hosts[to].state == POWER_STATE_ON)
+            continue;
+        done[to] = true;
+        struct plan_action *a = plan_add(out, PLAN_ACTION_POWER_ON, PLAN_REASON_OVERLOAD);
+        a->host = to;
+        a->expected_gain_w = -tent_power(&s->hosts[to], 0);
+        snprintf(a->detail, sizeof a->detail, "switch on %s for its least power increase",
+                 s->hosts[to].name ? s->hosts[to].name : "?");
+    }
+    free(done);
 }
 
 /* Initial placement of unplaced VMs in index order. Returns the number placed. */
@@ -188,7 +208,8 @@ static size_t place_new(struct cs_ctx *c, struct plan *out)
         tent_add(&c->t, h, (int)v);
         moves_add(&ms, (int)v, h);
     }
-    emit(c, out, &ms, 0, PLAN_REASON_MIN_HOSTS);
+    emit_power_on(c, out, &ms);
+    emit(c, out, &ms, 0, ms.n, PLAN_REASON_MIN_HOSTS);
     size_t n = ms.n;
     free(ms.m);
     free(excl);
@@ -249,8 +270,9 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
             moves_add(&ms, sel[i], to);
         }
     }
-    emit(&c, out, &ms, 0, PLAN_REASON_OVERLOAD);
     size_t n_over_moves = ms.n;
+    int *emptied = xcalloc(nh ? nh : 1, sizeof *emptied);
+    size_t n_emptied = 0;
 
     /* Underload: try to empty every active host, least utilised first. */
     bool *excl_cand = xcalloc(nh ? nh : 1, sizeof *excl_cand);
@@ -319,8 +341,21 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
                 n_excl++;
             }
         }
+        emptied[n_emptied++] = u;
     }
-    emit(&c, out, &ms, n_over_moves, PLAN_REASON_UNDERLOAD);
+    /* Plan order: hosts to switch on, overload moves, underload moves, hosts to switch off
+     * (the executor powers a host off only once nothing runs on it). */
+    emit_power_on(&c, out, &ms);
+    emit(&c, out, &ms, 0, n_over_moves, PLAN_REASON_OVERLOAD);
+    emit(&c, out, &ms, n_over_moves, ms.n, PLAN_REASON_UNDERLOAD);
+    for (size_t i = 0; i < n_emptied; i++) {
+        struct plan_action *a = plan_add(out, PLAN_ACTION_POWER_OFF, PLAN_REASON_UNDERLOAD);
+        a->host = emptied[i];
+        a->expected_gain_w = c.t.hosts[emptied[i]].base_w;
+        snprintf(a->detail, sizeof a->detail, "%s emptied",
+                 snap->hosts[emptied[i]].name ? snap->hosts[emptied[i]].name : "?");
+    }
+    free(emptied);
 
     free(cand);
     free(excl_cand);

@@ -116,10 +116,11 @@ void tent_init(struct tentative *t, const struct model_snapshot *snap, const dou
         struct tent_host *h = &t->hosts[i];
         h->total = sh->cpus > 0 ? sh->cpus : 1;
         h->pe = sh->pe_cpus > 0 ? sh->pe_cpus : h->total;
-        h->pre_util = sh->used_cpus / h->total;
+        /* used_cpus if the snapshot has it (replay), else the measured load (jouled) */
+        h->pre_util = sh->used_cpus > 0 ? sh->used_cpus / h->total : sh->load_pct / 100.0;
         if (h->pre_util > 1 && h->pre_util < 1.01)
             h->pre_util = 1;
-        h->off = sh->used_cpus == 0;
+        h->off = h->pre_util <= 0;
         h->base_w = tent_power(sh, h->pre_util);
     }
     struct seq_key *keys = xcalloc(snap->n_vms ? snap->n_vms : 1, sizeof *keys);

@@ -185,6 +185,18 @@ static void test_thr_mmt_plan(void **state)
     assert_int_equal(p.actions[0].from, 0);
     /* a linear model costs +30 W on any host: ties go to the first, as in CloudSim */
     assert_int_equal(p.actions[0].to, 1);
+    /* h1 busy (750 + 300 > 800): the VM goes to the switched-off h2, switched on first; the
+     * underloaded h1 cannot be emptied (h0 overloaded, h2 off at the start of the round). */
+    v[2].cpu_cores = 750;
+    h[1].used_cpus = 750;
+    plan_clear(&p);
+    assert_int_equal(policy_run(&cfg, &s, &p, &err), 0);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.actions[0].kind, PLAN_ACTION_POWER_ON);
+    assert_int_equal(p.actions[0].host, 2);
+    assert_int_equal(p.actions[1].kind, PLAN_ACTION_MIGRATE);
+    assert_int_equal(p.actions[1].vm, 1);
+    assert_int_equal(p.actions[1].to, 2);
     plan_free(&p);
 }
 
