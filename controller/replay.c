@@ -914,12 +914,11 @@ int replay_hosts_from_config(const struct config *cfg, struct replay_host_model 
                                  "%s:%d: host %s: replay needs cpus > 0 and 0 < idle_w <= max_w",
                                  cfg->path ? cfg->path : "<config>", h->line, h->name);
         }
-        unsigned pes = (unsigned)lround(h->cpus);
-        if (pes == 0)
-            pes = 1;
+        /* One "core" the size of the host: a VM of several vCPUs may use up to its vCPUs
+         * (its size), so no per-core cap below the host's capacity. */
         m[i].name = h->name;
-        m[i].pes = pes;
-        m[i].pe_mips = h->cpus / pes;
+        m[i].pes = 1;
+        m[i].pe_mips = h->cpus;
         m[i].ram_mib = (double)h->memory_mib;
         m[i].max_vms = 0;
         for (int k = 0; k <= 10; k++)

@@ -116,8 +116,9 @@ void replay_result_free(struct replay_result *r);
 /* ---- wiring to the jouled configuration ---- */
 struct config;
 /* (The config's policy group -> policy_cfg is policy_cfg_from_config, policy_glue.h.) */
-/* One model per configured host: cores of capacity 1 (cpus must be set), linear power from
- * idle_w to max_w, memory_mib (0 = unchecked). Returns a malloc'd array of cfg->n_hosts. */
+/* One model per configured host: capacity cpus (must be set; no per-core cap, VMs are sized
+ * in cores), linear power from idle_w to max_w, memory_mib (0 = unchecked). Returns a
+ * malloc'd array of cfg->n_hosts. */
 int replay_hosts_from_config(const struct config *cfg, struct replay_host_model **out,
                              struct joule_err *err);
 /* PlanetLab VMs on a configured cluster: each VM is one vCPU (size 1 core). */
