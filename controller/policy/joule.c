@@ -277,8 +277,14 @@ static void consolidate(struct jctx *c, struct plan *out)
     int *vms = xcalloc(s->n_vms ? s->n_vms : 1, sizeof *vms);
     size_t plan_mark, moved = 0;
     size_t cap = cfg->max_moves_per_round ? cfg->max_moves_per_round : SIZE_MAX;
+    size_t active = 0; /* hosts on (or being switched on) that stay on */
+    for (size_t i = 0; i < nh; i++)
+        active += s->hosts[i].state == POWER_STATE_ON || s->hosts[i].state == POWER_STATE_WAKING ||
+                  c->woken[i];
     for (size_t k = 0; k < n; k++) {
         int h = ord[k].idx;
+        if (active <= s->min_active_hosts)
+            break; /* never below the minimum of active hosts */
         struct tent_host *th = &c->t.hosts[h];
         if (th->n == 0 || c->drained[h])
             continue;
@@ -321,6 +327,7 @@ static void consolidate(struct jctx *c, struct plan *out)
         double gain_wh = (saved_w - added_w) * cfg->joule_horizon_s / 3600.0 - mig_wh;
         if (ok && gain_wh >= cfg->joule_min_gain_wh) {
             moved += nv;
+            active--;
             struct plan_action *a = plan_add(out, PLAN_ACTION_POWER_OFF, PLAN_REASON_UNDERLOAD);
             a->host = h;
             a->expected_gain_w = saved_w - added_w;

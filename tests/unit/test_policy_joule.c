@@ -101,6 +101,10 @@ static void test_empties_low_host(void **state)
     assert_int_equal(f.p.actions[1].kind, PLAN_ACTION_POWER_OFF);
     assert_int_equal(f.p.actions[1].host, 0);
     assert_true(f.p.actions[1].expected_gain_w > 99);
+    /* never below min_active_hosts */
+    f.s.min_active_hosts = 2;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
     plan_free(&f.p);
 }
 
