@@ -92,7 +92,8 @@ static int find_host(const struct cs_ctx *c, int v, const bool *excluded)
     for (size_t i = 0; i < c->t.n_hosts; i++) {
         int h = (int)i;
         const struct tent_host *th = &c->t.hosts[h];
-        if (excluded[h] || s->hosts[h].excluded)
+        if (excluded[h] || s->hosts[h].excluded ||
+            (!s->hosts[h].reachable && s->hosts[h].state == POWER_STATE_ON))
             continue;
         if (s->hosts[h].state != POWER_STATE_ON && s->hosts[h].state != POWER_STATE_OFF)
             continue;
@@ -234,7 +235,8 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
 
     bool *over = xcalloc(nh ? nh : 1, sizeof *over);
     for (size_t h = 0; h < nh; h++)
-        over[h] = !snap->hosts[h].excluded && overloaded(&c, (int)h, -1);
+        over[h] = !snap->hosts[h].excluded && snap->hosts[h].reachable &&
+                  overloaded(&c, (int)h, -1);
 
     /* VM selection on overloaded hosts: MMT (least memory, first wins ties). */
     int *sel = xcalloc(snap->n_vms ? snap->n_vms : 1, sizeof *sel);
@@ -280,7 +282,7 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
     size_t n_excl = 0;
     for (size_t h = 0; h < nh; h++) {
         bool x = over[h] || c.t.hosts[h].off || snap->hosts[h].excluded ||
-                 snap->hosts[h].state != POWER_STATE_ON;
+                 !snap->hosts[h].reachable || snap->hosts[h].state != POWER_STATE_ON;
         excl_cand[h] = excl_place[h] = x;
         n_excl += x;
     }

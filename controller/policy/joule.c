@@ -80,7 +80,7 @@ static bool movable(const struct jctx *c, int v)
 static bool usable(const struct jctx *c, int h)
 {
     const struct snap_host *sh = &c->s->hosts[h];
-    return !sh->excluded && (sh->state == POWER_STATE_ON || c->woken[h]);
+    return !sh->excluded && sh->reachable && (sh->state == POWER_STATE_ON || c->woken[h]);
 }
 
 /* Host h is over its band: sized load above high, or some VM's demand now above a core. */
@@ -208,7 +208,7 @@ static void relieve(struct jctx *c, struct plan *out)
     const struct model_snapshot *s = c->s;
     for (size_t i = 0; i < c->t.n_hosts; i++) {
         int h = (int)i;
-        if (s->hosts[h].state != POWER_STATE_ON || !hot(c, h))
+        if (s->hosts[h].state != POWER_STATE_ON || !s->hosts[h].reachable || !hot(c, h))
             continue;
         double target = c->t.hosts[h].total * c->cfg->joule_target_pct / 100.0;
         for (;;) {
@@ -262,8 +262,8 @@ static void consolidate(struct jctx *c, struct plan *out)
     size_t n = 0;
     for (size_t i = 0; i < nh; i++) {
         const struct tent_host *th = &c->t.hosts[i];
-        if (s->hosts[i].state != POWER_STATE_ON || s->hosts[i].excluded || c->woken[i] ||
-            th->n == 0)
+        if (s->hosts[i].state != POWER_STATE_ON || s->hosts[i].excluded ||
+            !s->hosts[i].reachable || c->woken[i] || th->n == 0)
             continue;
         double u = th->sum_req / th->total;
         if (u >= cfg->joule_low_pct / 100.0)

@@ -158,6 +158,7 @@ static void test_thr_mmt_plan(void **state)
         h[i].state = POWER_STATE_ON;
         h[i].idle_w = 100;
         h[i].max_w = 200;
+        h[i].reachable = true;
     }
     h[0].used_cpus = 900;
     h[1].used_cpus = 100;
