@@ -10,11 +10,13 @@
 extern const struct hypervisor_ops hypervisor_sim_ops;
 extern const struct hypervisor_ops hypervisor_libvirt_ops;
 extern const struct meter_ops meter_sim_ops;
+extern const struct meter_ops meter_xbee1_ops, meter_xbee2_ops, meter_znp_ops;
 extern const struct power_ops power_sim_ops;
 extern const struct power_ops power_ipmi_ops;
 extern const struct power_ops power_wol_ops;
 extern const struct power_ops power_exec_ops;
 extern const struct store_ops store_memory_ops;
+extern const struct store_ops store_mongo_ops;
 
 static const struct hypervisor_ops *const hypervisor_drivers[] = {
     &hypervisor_sim_ops,
@@ -23,6 +25,7 @@ static const struct hypervisor_ops *const hypervisor_drivers[] = {
 };
 static const struct meter_ops *const meter_drivers[] = {
     &meter_sim_ops,
+    &meter_xbee1_ops, &meter_xbee2_ops, &meter_znp_ops,
     NULL,
 };
 static const struct power_ops *const power_drivers[] = {
@@ -32,6 +35,7 @@ static const struct power_ops *const power_drivers[] = {
 };
 static const struct store_ops *const store_drivers[] = {
     &store_memory_ops,
+    &store_mongo_ops,
     NULL,
 };
 
@@ -360,4 +364,14 @@ int store_flush(struct store *s, struct joule_err *err)
 size_t store_spool_depth(struct store *s)
 {
     return s->ops->spool_depth ? s->ops->spool_depth(s->state) : 0;
+}
+
+int store_expire(struct store *s, const char *collection, const char *field, int64_t before_ns,
+                 size_t max_docs, struct joule_err *err)
+{
+    if (!s->ops->expire)
+        return 0;
+    s->calls++;
+    int rc = s->ops->expire(s->state, collection, field, before_ns, max_docs, err);
+    return PREFIXED(rc, s->id);
 }

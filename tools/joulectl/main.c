@@ -8,6 +8,9 @@ static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
     { "power", "switch a host on/off or read its power state", cmd_power },
+    { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
+    { "report", "energy, savings, migrations, power actions and events from MongoDB", cmd_report },
+    { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };
 
 static void usage(FILE *f)
