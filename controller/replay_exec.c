@@ -344,8 +344,10 @@ static double vm_core_s(const struct rx *x, int v, int64_t a, int64_t b)
         return 0;
     double sum = 0, step = (double)(b - a) / RX_PDM_STEPS;
     for (int i = 0; i < RX_PDM_STEPS; i++) {
-        int64_t t0 = a + (int64_t)(step * i), t1 = i + 1 == RX_PDM_STEPS ? b : a + (int64_t)(step * (i + 1));
-        sum += (sim_vm_cores(x->sc, v, t0) + sim_vm_cores(x->sc, v, t1)) / 2 * (double)(t1 - t0) / 1e9;
+        int64_t t0 = a + (int64_t)(step * i);
+        int64_t t1 = i + 1 == RX_PDM_STEPS ? b : a + (int64_t)(step * (i + 1));
+        double c0 = sim_vm_cores(x->sc, v, t0), c1 = sim_vm_cores(x->sc, v, t1);
+        sum += (c0 + c1) / 2 * (double)(t1 - t0) / 1e9;
     }
     return sum;
 }

@@ -283,8 +283,10 @@ static void consolidate(struct jctx *c, struct plan *out)
         active += s->hosts[i].state == POWER_STATE_ON || s->hosts[i].state == POWER_STATE_WAKING ||
                   c->woken[i];
     /* Hosts on without any VM (woken for load that has gone, or whose VMs stopped) cost their
-     * idle watts for nothing: off, no migration needed. */
-    for (size_t i = 0; i < nh && active > s->min_active_hosts; i++) {
+     * idle watts for nothing: off, no migration needed. Not in a peak window, nor while the
+     * caller expects load (peak pre-wake): capacity kept ready on purpose. */
+    bool keep_ready = s->peak || s->expected_load_cores > 0;
+    for (size_t i = 0; i < nh && active > s->min_active_hosts && !keep_ready; i++) {
         const struct snap_host *sh = &s->hosts[i];
         if (sh->state != POWER_STATE_ON || sh->excluded || !sh->reachable || sh->receiving ||
             c->woken[i] || c->drained[i] || c->t.hosts[i].n != 0)

@@ -117,7 +117,8 @@ static int hv_sim_migrate(void *state, const char *vm_uuid, const struct hv_migr
         /* copy the memory while the VM keeps running on its source, then switch over */
         int64_t dur = (int64_t)((double)s->sc->vms[vm].mem_mib / s->sc->migration_mibps * 1e9);
         bool too_long = opts && opts->timeout_ns > 0 && dur > opts->timeout_ns;
-        clock_sleep_until_ns(s->clock, clock_mono_ns(s->clock) + (too_long ? opts->timeout_ns : dur));
+        int64_t wait = too_long ? opts->timeout_ns : dur;
+        clock_sleep_until_ns(s->clock, clock_mono_ns(s->clock) + wait);
         if (too_long) {
             s->sc->migration_failures++;
             res->aborted = true;

@@ -208,7 +208,8 @@ static void test_bad_input(void **state)
 
 int main(void)
 {
-    log_set_levels(getenv("JOULE_TEST_LOG") ? getenv("JOULE_TEST_LOG") : "err", NULL); /* the controller's notices for every migration and power step */
+    /* the controller logs a notice for every migration and power step; JOULE_TEST_LOG=notice */
+    log_set_levels(getenv("JOULE_TEST_LOG") ? getenv("JOULE_TEST_LOG") : "err", NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tiny_trace_consolidates_and_energy_matches, setup,
                                         teardown),

@@ -270,7 +270,8 @@ int cmd_replay(int argc, char **argv)
     struct replay_host_model *models_owned = NULL;
     struct replay_result res = { 0 };
     optind = 1;
-    while ((c = getopt_long(argc, argv, "hjS:o:p:c:s:Cn:m:i:b:d:M:F:T:K:D:E:t:L:", opts, NULL)) != -1) {
+    static const char *const shortopts = "hjS:o:p:c:s:Cn:m:i:b:d:M:F:T:K:D:E:t:L:";
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'h': usage(stdout); free(sets); return JOULECTL_EXIT_OK;
