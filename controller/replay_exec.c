@@ -49,6 +49,8 @@ struct rx {
     double t_active, t_viol;      /* host-seconds */
     double req_core_s, over_core_s, mig_loss_core_s;
     int64_t acc_t_ns;
+    struct replay_result *out;
+    int64_t tick_ns, next_tick_ns, end_ns;
 };
 
 void replay_exec_opts_defaults(struct replay_exec_opts *o, const struct config *cfg)
@@ -352,6 +354,29 @@ static double vm_core_s(const struct rx *x, int v, int64_t a, int64_t b)
     return sum;
 }
 
+/* One tick's work of the daemon's loop: measure, sample, step the power state machine. */
+static void tick_work(struct rx *x)
+{
+    struct monitor_tick_out mo;
+    struct joule_err e = { 0 };
+    account(x, x->out);
+    monitor_tick(x->mon, &mo, &e); /* per-host failures are states, never errors of the tick */
+    power_step(x, x->out);
+}
+
+/* A migration in flight (sim_cluster.migrate_wait): the ticks up to its end run meanwhile. */
+static void migrate_wait(void *arg, int64_t mono_deadline_ns)
+{
+    struct rx *x = arg;
+    int64_t until = RX_EPOCH_NS + mono_deadline_ns;
+    while (x->next_tick_ns <= until && x->next_tick_ns < x->end_ns) {
+        clock_sim_set(x->cs, x->next_tick_ns);
+        tick_work(x);
+        x->next_tick_ns += x->tick_ns;
+    }
+    clock_sim_set(x->cs, until);
+}
+
 static int decide(struct rx *x, struct replay_result *out, unsigned *started,
                   struct joule_err *err)
 {
@@ -435,17 +460,21 @@ int replay_exec_run(const struct replay_workload *w, const struct replay_exec_op
         goto out;
     if ((rc = place_initial(&x, out, err)) < 0)
         goto out;
-    int64_t tick = (int64_t)(tick_s * 1e9), interval = (int64_t)(o->interval_s * 1e9);
+    int64_t interval = (int64_t)(o->interval_s * 1e9);
     int64_t end = RX_EPOCH_NS + (int64_t)(duration_s * 1e9);
-    int64_t next_round = RX_EPOCH_NS + interval, next_tick = RX_EPOCH_NS;
+    int64_t next_round = RX_EPOCH_NS + interval;
+    x.out = out;
+    x.tick_ns = (int64_t)(tick_s * 1e9);
+    x.end_ns = end;
+    x.next_tick_ns = RX_EPOCH_NS;
     x.acc_t_ns = RX_EPOCH_NS;
+    x.sc->migrate_wait = migrate_wait;
+    x.sc->migrate_wait_arg = &x;
     size_t cap_series = 0;
-    struct monitor_tick_out mo;
     while (clock_now_ns(x.ck) <= end) {
-        clock_sim_set(x.cs, next_tick);
-        account(&x, out);
-        monitor_tick(x.mon, &mo, err);
-        power_step(&x, out);
+        clock_sim_set(x.cs, x.next_tick_ns);
+        tick_work(&x);
+        x.next_tick_ns += x.tick_ns;
         int64_t now = clock_now_ns(x.ck);
         if (now >= next_round && now < end) {
             unsigned started = 0;
@@ -468,11 +497,11 @@ int replay_exec_run(const struct replay_workload *w, const struct replay_exec_op
         }
         if (now >= end)
             break;
-        /* migrations may have moved the clock past ticks: resume at the next one */
-        while (next_tick <= clock_now_ns(x.ck))
-            next_tick += tick;
-        if (next_tick > end)
-            next_tick = end;
+        /* the ticks during migrations ran already: resume at the next one */
+        while (x.next_tick_ns <= clock_now_ns(x.ck))
+            x.next_tick_ns += x.tick_ns;
+        if (x.next_tick_ns > end)
+            x.next_tick_ns = end;
     }
     sim_cluster_update(x.sc);
     double joules = 0;

@@ -80,6 +80,11 @@ struct sim_cluster {
      * switches over, as a real blocking migrate call does; the VM runs on its source meanwhile.
      * Default false: the VM moves at once and the duration is only reported. */
     bool migrate_blocks;
+    /* Optional, with migrate_blocks: called to wait until the monotonic deadline instead of
+     * clock_sleep_until_ns, so that the caller's per-tick work (monitor, power state machine)
+     * goes on while a migration runs, as it does in jouled. Must leave the clock there. */
+    void (*migrate_wait)(void *arg, int64_t mono_deadline_ns);
+    void *migrate_wait_arg;
 };
 
 struct sim_cluster *sim_cluster_new(const struct clock *clock);

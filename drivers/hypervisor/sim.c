@@ -118,7 +118,10 @@ static int hv_sim_migrate(void *state, const char *vm_uuid, const struct hv_migr
         int64_t dur = (int64_t)((double)s->sc->vms[vm].mem_mib / s->sc->migration_mibps * 1e9);
         bool too_long = opts && opts->timeout_ns > 0 && dur > opts->timeout_ns;
         int64_t wait = too_long ? opts->timeout_ns : dur;
-        clock_sleep_until_ns(s->clock, clock_mono_ns(s->clock) + wait);
+        if (s->sc->migrate_wait)
+            s->sc->migrate_wait(s->sc->migrate_wait_arg, clock_mono_ns(s->clock) + wait);
+        else
+            clock_sleep_until_ns(s->clock, clock_mono_ns(s->clock) + wait);
         if (too_long) {
             s->sc->migration_failures++;
             res->aborted = true;
