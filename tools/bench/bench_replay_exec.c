@@ -6,7 +6,7 @@
  *   bench_replay_exec [--day DIR] [--hosts N] [--cpus C] [--tick S]
  * Defaults: the repository's copy of 20110303 (1052 VMs of one vCPU), 80 hosts of 16 cores
  * (CloudSim's placement reserves a VM's full size at creation: 1052 cores),
-ram 256 GiB (CPU binds, not memory), 90..250 W, boot 120 s, shutdown 30 s, tick 30 s. */
+ * 256 GiB of memory (CPU binds, not memory), 90..250 W, boot 120 s, shutdown 30 s, tick 30 s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
