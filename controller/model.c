@@ -56,6 +56,7 @@ struct model *model_new(const struct config *cfg)
     m->cfg = cfg;
     m->n_hosts = cfg->n_hosts;
     m->hosts = xcalloc(cfg->n_hosts + 1, sizeof *m->hosts);
+    m->history_t_ns = SNAP_NEVER;
     for (size_t i = 0; i < cfg->n_hosts; i++) {
         struct model_host *h = &m->hosts[i];
         h->name = xstrdup(cfg->hosts[i].name);
@@ -303,9 +304,36 @@ void model_snapshot_build(const struct model *m, int64_t now_ns, struct model_sn
         sv->pinned = v->pinned;
         sv->migrating = v->migrating;
         sv->last_move_ns = v->last_move_ns;
+        sv->demand_history = v->n_history ? v->history : NULL;
+        sv->n_history = v->n_history;
     }
     out->min_active_hosts = m->cfg->policy.min_active_hosts;
     out->consolidation_allowed = m->cfg->policy.consolidate == CONFIG_CONSOLIDATE_ALWAYS;
+}
+
+size_t model_record_history(struct model *m, int64_t now_ns)
+{
+    if (m->history_t_ns != SNAP_NEVER && now_ns == m->history_t_ns)
+        return 0;
+    m->history_t_ns = now_ns;
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_vms; i++) {
+        struct model_vm *v = &m->vms[i];
+        if (v->host < 0)
+            continue;
+        size_t keep = v->n_history < MODEL_HISTORY_MAX ? v->n_history : MODEL_HISTORY_MAX - 1;
+        memmove(&v->history[1], &v->history[0], keep * sizeof v->history[0]);
+        v->history[0] = model_vm_cores_smoothed(m, (int)i, now_ns);
+        v->n_history = keep + 1;
+        n++;
+    }
+    return n;
+}
+
+void model_snapshot_set_receiving(struct model_snapshot *s, int host, bool receiving)
+{
+    if (host >= 0 && (size_t)host < s->n_hosts)
+        s->hosts[host].receiving = receiving;
 }
 
 void model_snapshot_free(struct model_snapshot *s)

@@ -13,6 +13,9 @@
 struct hv_sample;
 
 #define MODEL_WINDOW_MAX 256 /* samples kept per series; older ones are dropped */
+/* Decision-interval demand history kept per VM (model_record_history): enough for the policies'
+ * longest look-back (LrMmt's regression, lr_history <= 30; joule's percentile window). */
+#define MODEL_HISTORY_MAX 30
 
 /* A time-windowed moving average: the mean of the samples taken in the last window_ns. */
 struct model_window {
@@ -45,6 +48,10 @@ struct model_vm {
     bool migrating;
     int64_t last_move_ns;     /* SNAP_NEVER if never moved by joule */
     int64_t last_seen_ns;
+    /* Added (issue 9): smoothed demand (cores) at each policy round, most recent first, at most
+     * MODEL_HISTORY_MAX; the oldest falls off. Written by model_record_history only. */
+    double history[MODEL_HISTORY_MAX];
+    size_t n_history;
 };
 
 struct model_host {
@@ -74,6 +81,7 @@ struct model {
     struct model_vm *vms;
     size_t n_vms;
     size_t cap_vms;
+    int64_t history_t_ns;     /* last model_record_history (SNAP_NEVER: none yet) */
 };
 
 /* One host per configured host, state UNKNOWN, unreachable until sampled. */
@@ -100,9 +108,28 @@ void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns);
 double model_host_load_smoothed(const struct model *m, int h, int64_t now_ns);
 double model_vm_cores_smoothed(const struct model *m, int vm, int64_t now_ns);
 
-/* Builds a snapshot; names are borrowed from the model (valid until the model changes). */
+/* Builds a snapshot; names are borrowed from the model (valid until the model changes).
+ * Each VM's demand_history / n_history borrow the model's history arrays: valid until the next
+ * model_record_history or model_apply_sample (which may grow the VM table) or model_free, so a
+ * snapshot serves the round it was built for (the executor copies what it keeps).
+ * No host is marked `receiving`: the caller marks them (model_snapshot_set_receiving). */
 void model_snapshot_build(const struct model *m, int64_t now_ns, struct model_snapshot *out);
 void model_snapshot_free(struct model_snapshot *s);
+
+/* Records one history value per VM: its smoothed demand (model_vm_cores_smoothed, cores) at
+ * now_ns, pushed in front of its history (most recent first, bounded by MODEL_HISTORY_MAX).
+ * The daemon calls it once per policy round (decision interval), just before
+ * model_snapshot_build, so that the policies see one value per decision, as they assume
+ * (LrMmt's regression on the last lr_history rounds, joule's percentile over joule_window
+ * rounds). Only VMs the model sees on a host are recorded; a VM that leaves keeps its history
+ * (a migrated VM is still the same workload). A second call at the same now_ns records
+ * nothing. Returns the number of VMs recorded. */
+size_t model_record_history(struct model *m, int64_t now_ns);
+/* Marks a host of a snapshot as receiving a migration (or not): such a host is never emptied
+ * nor powered off by the policies. The daemon calls it for every host with
+ * executor_host_receiving() (the model does not depend on the executor). Out-of-range hosts
+ * are ignored. */
+void model_snapshot_set_receiving(struct model_snapshot *s, int host, bool receiving);
 
 const char *power_state_name(enum power_state s);
 

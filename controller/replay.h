@@ -107,6 +107,9 @@ struct replay_result {
     unsigned unplaced_vms;     /* VMs no host could take at t=0 (not simulated) */
     struct replay_point *series;
     size_t n_series;
+    /* Added for the executor engine (replay_exec.h); 0 in the CloudSim-compatible engine. */
+    uint64_t migrations_failed; /* started by the executor, not verified on the destination */
+    uint64_t host_wakes;        /* power-on requests the executor made */
 };
 
 int replay_run(const struct replay_workload *w, const struct replay_opts *o,

@@ -75,6 +75,16 @@ struct sim_cluster {
     double migration_mibps;  /* bandwidth: migration time = memory / bandwidth */
     uint64_t migrations;
     uint64_t migration_failures;
+    /* Added (issue 9, replay's executor engine): the sim hypervisor's migrate call blocks on the
+     * clock for the migration's duration (clock_sleep_until_ns: a sim clock jumps) before the VM
+     * switches over, as a real blocking migrate call does; the VM runs on its source meanwhile.
+     * Default false: the VM moves at once and the duration is only reported. */
+    bool migrate_blocks;
+    /* Optional, with migrate_blocks: called to wait until the monotonic deadline instead of
+     * clock_sleep_until_ns, so that the caller's per-tick work (monitor, power state machine)
+     * goes on while a migration runs, as it does in jouled. Must leave the clock there. */
+    void (*migrate_wait)(void *arg, int64_t mono_deadline_ns);
+    void *migrate_wait_arg;
 };
 
 struct sim_cluster *sim_cluster_new(const struct clock *clock);

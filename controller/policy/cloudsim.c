@@ -282,7 +282,8 @@ static int cloudsim_round(const struct policy_cfg *cfg, const struct model_snaps
     size_t n_excl = 0;
     for (size_t h = 0; h < nh; h++) {
         bool x = over[h] || c.t.hosts[h].off || snap->hosts[h].excluded ||
-                 !snap->hosts[h].reachable || snap->hosts[h].state != POWER_STATE_ON;
+                 !snap->hosts[h].reachable || snap->hosts[h].receiving ||
+                 snap->hosts[h].state != POWER_STATE_ON;
         excl_cand[h] = excl_place[h] = x;
         n_excl += x;
     }

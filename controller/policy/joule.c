@@ -14,6 +14,7 @@
  *     at or below (joule_target_pct - joule_headroom_pct), and only if the power the host stops
  *     drawing over joule_horizon_s pays for the migrations (joule_migration_w during each
  *     migration) plus joule_min_gain_wh.
+ *     Hosts on without any VM are switched off (receiving hosts are never emptied or switched off).
  * VMs moved within vm_cooldown_ns are left alone except to relieve an overloaded host, and at
  * most max_moves_per_round VMs move to empty hosts in one round (relief is not capped).
  * Hysteresis: a host is relieved above joule_high_pct but filled only to joule_target_pct, and
@@ -263,7 +264,7 @@ static void consolidate(struct jctx *c, struct plan *out)
     for (size_t i = 0; i < nh; i++) {
         const struct tent_host *th = &c->t.hosts[i];
         if (s->hosts[i].state != POWER_STATE_ON || s->hosts[i].excluded ||
-            !s->hosts[i].reachable || c->woken[i] || th->n == 0)
+            !s->hosts[i].reachable || s->hosts[i].receiving || c->woken[i] || th->n == 0)
             continue;
         double u = th->sum_req / th->total;
         if (u >= cfg->joule_low_pct / 100.0)
@@ -281,6 +282,23 @@ static void consolidate(struct jctx *c, struct plan *out)
     for (size_t i = 0; i < nh; i++)
         active += s->hosts[i].state == POWER_STATE_ON || s->hosts[i].state == POWER_STATE_WAKING ||
                   c->woken[i];
+    /* Hosts on without any VM (woken for load that has gone, or whose VMs stopped) cost their
+     * idle watts for nothing: off, no migration needed. Not in a peak window, nor while the
+     * caller expects load (peak pre-wake): capacity kept ready on purpose. */
+    bool keep_ready = s->peak || s->expected_load_cores > 0;
+    for (size_t i = 0; i < nh && active > s->min_active_hosts && !keep_ready; i++) {
+        const struct snap_host *sh = &s->hosts[i];
+        if (sh->state != POWER_STATE_ON || sh->excluded || !sh->reachable || sh->receiving ||
+            c->woken[i] || c->drained[i] || c->t.hosts[i].n != 0)
+            continue;
+        c->drained[i] = true;
+        active--;
+        struct plan_action *a = plan_add(out, PLAN_ACTION_POWER_OFF, PLAN_REASON_UNDERLOAD);
+        a->host = (int)i;
+        a->expected_gain_w = tent_power(sh, 0);
+        snprintf(a->detail, sizeof a->detail, "%s runs no VM: saves %.0f W",
+                 sh->name ? sh->name : "?", a->expected_gain_w);
+    }
     for (size_t k = 0; k < n; k++) {
         int h = ord[k].idx;
         if (active <= s->min_active_hosts)

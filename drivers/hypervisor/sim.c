@@ -109,6 +109,33 @@ static int hv_sim_migrate(void *state, const char *vm_uuid, const struct hv_migr
         return joule_err_set(err, JOULE_ENOENT, "migrate %s: no such VM on %s", vm_uuid, s->name);
     if (d < 0)
         return joule_err_set(err, JOULE_ENOENT, "migrate %s: no sim host %s", vm_uuid, dest->name);
+    const struct sim_host *dh = &s->sc->hosts[d];
+    bool feasible = d != h && dh->power == SIM_POWER_ON && dh->reachable &&
+                    !dh->refuse_migrations && s->sc->hosts[h].reachable &&
+                    sim_host_mem_used_mib(s->sc, d) + s->sc->vms[vm].mem_mib <= dh->mem_mib;
+    if (s->sc->migrate_blocks && feasible) { /* an infeasible one fails at once, below */
+        /* copy the memory while the VM keeps running on its source, then switch over */
+        int64_t dur = (int64_t)((double)s->sc->vms[vm].mem_mib / s->sc->migration_mibps * 1e9);
+        bool too_long = opts && opts->timeout_ns > 0 && dur > opts->timeout_ns;
+        int64_t wait = too_long ? opts->timeout_ns : dur;
+        if (s->sc->migrate_wait)
+            s->sc->migrate_wait(s->sc->migrate_wait_arg, clock_mono_ns(s->clock) + wait);
+        else
+            clock_sleep_until_ns(s->clock, clock_mono_ns(s->clock) + wait);
+        if (too_long) {
+            s->sc->migration_failures++;
+            res->aborted = true;
+            res->end_ns = clock_now_ns(s->clock);
+            return joule_err_set(err, JOULE_ETIMEDOUT, "migrate %s to %s: aborted after %.0f s",
+                                 vm_uuid, dest->name, (double)opts->timeout_ns / 1e9);
+        }
+        int rc = sim_vm_migrate(s->sc, vm, d, NULL, err);
+        if (rc < 0)
+            return rc;
+        res->end_ns = clock_now_ns(s->clock);
+        res->bytes = (uint64_t)s->sc->vms[vm].mem_mib * 1024 * 1024;
+        return 0;
+    }
     int64_t dur = 0;
     int rc = sim_vm_migrate(s->sc, vm, d, &dur, err);
     if (rc < 0)

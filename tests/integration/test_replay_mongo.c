@@ -21,6 +21,7 @@
 #include "config.h"
 #include "policy_glue.h"
 #include "replay.h"
+#include "replay_exec.h"
 #include "replay_mongo.h"
 #include "support/test_support.h"
 #include "util/xalloc.h"
@@ -225,6 +226,20 @@ static void test_replay_from_vm_samples(void **state)
     assert_int_equal(replay_run(w, &o, &r, &err), 0);
     assert_int_equal(r.migrations, 1);
     assert_true(r.energy_kwh < 160.0 * 1500 / 3.6e6);
+    replay_result_free(&r);
+
+    /* The same through the executor engine (the config's libvirt hosts become sim hosts): at
+     * 300 s joule empties h2 (vm2, 512 MiB: the migration blocks 8.192 s), the power-off starts
+     * at the next 10 s tick and takes the default shutdown_s (60 s) at idle watts.
+     *   h1: 100 W x 308.192 s + 110 W x (1800 - 308.192) s = 194918.08 J
+     *   h2:  60 W x 308.192 s +  50 W x (370 - 308.192) s  =  21581.92 J  -> 216500 J */
+    struct replay_exec_opts xo;
+    replay_exec_opts_defaults(&xo, cfg);
+    xo.policy = o.policy;
+    assert_int_equal(replay_exec_run(w, &xo, &r, &err), 0);
+    assert_int_equal(r.migrations, 1);
+    assert_int_equal(r.host_shutdowns, 1);
+    assert_true(fabs(r.energy_kwh - 216500.0 / 3.6e6) < 1e-6 * 216500.0 / 3.6e6);
     replay_result_free(&r);
 
     /* bad input: a range with no samples is an error that says so */

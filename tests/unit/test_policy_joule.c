@@ -263,6 +263,50 @@ static void test_deterministic_plan(void **state)
     plan_free(&f.p);
 }
 
+/* A host on without VMs is switched off (nothing to move), unless it receives a migration,
+ * is excluded, a peak window or a pre-wake wants capacity ready, or it is the last one. A host
+ * receiving a migration is never emptied either. */
+static void test_empty_host_off_and_receiving(void **state)
+{
+    (void)state;
+    struct fx f = { 0 };
+    host(&f, 0, "busy", 8, 100, 200, POWER_STATE_ON);
+    host(&f, 1, "empty", 8, 100, 200, POWER_STATE_ON);
+    vm(&f, 0, "a", 0, 6, 6, 0, 0); /* 75 %: above low, stays */
+    finish(&f, 2, 1);
+    run(&f);
+    assert_int_equal(count(&f.p, PLAN_ACTION_POWER_OFF), 1);
+    assert_int_equal(f.p.actions[0].host, 1);
+    assert_int_equal(count(&f.p, PLAN_ACTION_MIGRATE), 0);
+    f.h[1].receiving = true;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
+    f.h[1].receiving = false;
+    f.s.peak = true;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
+    f.s.peak = false;
+    f.s.expected_load_cores = 4;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
+    f.s.expected_load_cores = 0;
+    f.s.min_active_hosts = 2;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
+    /* a low host that receives a migration is not emptied */
+    plan_free(&f.p);
+    vm(&f, 0, "a", 0, 1, 1, 0, 0);
+    vm(&f, 1, "b", 1, 1, 1, 0, 0);
+    finish(&f, 2, 2);
+    run(&f);
+    assert_int_equal(count(&f.p, PLAN_ACTION_MIGRATE), 1);
+    f.h[0].receiving = true;
+    f.h[1].receiving = true;
+    run(&f);
+    assert_int_equal(f.p.n, 0);
+    plan_free(&f.p);
+}
+
 static void test_bad_settings(void **state)
 {
     (void)state;
@@ -289,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_wakes_efficient_host),
         cmocka_unit_test(test_pays_for_itself_and_rules),
         cmocka_unit_test(test_deterministic_plan),
+        cmocka_unit_test(test_empty_host_off_and_receiving),
         cmocka_unit_test(test_bad_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

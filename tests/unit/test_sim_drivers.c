@@ -147,6 +147,71 @@ static void test_migration(void **state)
     hypervisor_free(hb);
 }
 
+/* migrate_blocks: the call takes the transfer time on the clock, the VM on its source (and its
+ * energy there) until it switches over; a timeout waits the timeout and leaves it there; an
+ * impossible migration fails at once; migrate_wait gets the deadline when set. */
+struct wait_rec {
+    struct clock_sim *cs;
+    int64_t deadline;
+};
+
+static void record_wait(void *arg, int64_t mono_deadline_ns)
+{
+    struct wait_rec *w = arg;
+    w->deadline = mono_deadline_ns;
+    clock_sim_set(w->cs, 1700000000LL * S + mono_deadline_ns);
+}
+
+static void test_migration_blocks(void **state)
+{
+    struct fx *f = *state;
+    struct sim_load l = { .kind = SIM_LOAD_CONST, .a = 1 };
+    int vm = sim_vm_add(f->sc, "vm1", NULL, 0, 2, 2048, &l);
+    struct hypervisor *ha = NULL, *hb = NULL;
+    struct joule_err err;
+    assert_int_equal(hypervisor_new(registry_find_hypervisor("sim"), &f->cfg->hosts[0], &f->env, &ha, &err), 0);
+    assert_int_equal(hypervisor_new(registry_find_hypervisor("sim"), &f->cfg->hosts[1], &f->env, &hb, &err), 0);
+    struct hv_migrate_dest d = { .name = "b", .state = hb->state };
+    struct hv_migrate_opts o = { .flags = CONFIG_MIGRATE_LIVE, .timeout_ns = 60 * S };
+    struct hv_migrate_result r;
+    const struct clock *ck = clock_sim_clock(f->cs);
+    f->sc->migrate_blocks = true;
+    f->sc->migration_mibps = 20; /* 2048 MiB -> 102.4 s */
+    int64_t t0 = clock_now_ns(ck);
+    assert_int_equal(hypervisor_migrate(ha, f->sc->vms[vm].uuid, &d, &o, &r, &err), JOULE_ETIMEDOUT);
+    assert_true(r.aborted);
+    assert_int_equal(clock_now_ns(ck) - t0, 60 * S);
+    assert_int_equal(f->sc->vms[vm].host, 0);
+    /* destination off: fails at once */
+    f->sc->hosts[1].power = SIM_POWER_OFF;
+    t0 = clock_now_ns(ck);
+    assert_true(hypervisor_migrate(ha, f->sc->vms[vm].uuid, &d, &o, &r, &err) < 0);
+    assert_int_equal(clock_now_ns(ck), t0);
+    f->sc->hosts[1].power = SIM_POWER_ON;
+    sim_cluster_update(f->sc);
+    double e0 = f->sc->hosts[0].energy_j, e1 = f->sc->hosts[1].energy_j;
+    o.timeout_ns = 300 * S;
+    t0 = clock_now_ns(ck);
+    assert_int_equal(hypervisor_migrate(ha, f->sc->vms[vm].uuid, &d, &o, &r, &err), 0);
+    assert_int_equal(clock_now_ns(ck) - t0, (int64_t)(102.4 * S));
+    assert_int_equal(r.end_ns - r.start_ns, (int64_t)(102.4 * S));
+    assert_int_equal(f->sc->vms[vm].host, 1);
+    /* during the copy the 2 busy vCPUs ran on a: 150 W there, 100 W on b */
+    assert_float_equal(f->sc->hosts[0].energy_j - e0, 150 * 102.4, 1e-6);
+    assert_float_equal(f->sc->hosts[1].energy_j - e1, 100 * 102.4, 1e-6);
+    /* with a wait hook the deadline goes to it */
+    struct wait_rec wr = { f->cs, 0 };
+    f->sc->migrate_wait = record_wait;
+    f->sc->migrate_wait_arg = &wr;
+    struct hv_migrate_dest back = { .name = "a", .state = ha->state };
+    int64_t m0 = clock_mono_ns(ck);
+    assert_int_equal(hypervisor_migrate(hb, f->sc->vms[vm].uuid, &back, &o, &r, &err), 0);
+    assert_int_equal(wr.deadline, m0 + (int64_t)(102.4 * S));
+    assert_int_equal(f->sc->vms[vm].host, 0);
+    hypervisor_free(ha);
+    hypervisor_free(hb);
+}
+
 static void test_power_cycle_with_delays(void **state)
 {
     struct fx *f = *state;
@@ -253,6 +318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_registry_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hypervisor_sample_and_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cycle_with_delays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_energy_integration, setup, teardown),

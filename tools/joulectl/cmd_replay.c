@@ -11,7 +11,9 @@
 #include "joulectl.h"
 #include "policy_glue.h"
 #include "replay.h"
+#include "replay_exec.h"
 #include "replay_mongo.h"
+#include "util/log.h"
 
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>
@@ -22,8 +24,25 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: joulectl replay [OPTIONS] TRACE_DIR\n"
             "       joulectl replay [OPTIONS] --mongo URI --from T --to T\n"
-            "Replays a workload through a policy on a simulated cluster (CloudSim 3.0.3's model)\n"
-            "and prints energy, migrations and CloudSim's SLA metrics.\n\n"
+            "Replays a workload through a policy on a simulated cluster and prints energy,\n"
+            "migrations and CloudSim's SLA metrics.\n\n"
+            "Engines:\n"
+            "  --engine cloudsim    CloudSim 3.0.3's model, event for event (default with\n"
+            "                       --cloudsim or without --config): every migration a round\n"
+            "                       plans starts at once, as CloudSim does, so its figures can\n"
+            "                       be compared with CloudSim's published ones\n"
+            "  --engine executor    joule's own code (default with --config hosts and --mongo):\n"
+            "                       the monitor, model, policy, executor and power state\n"
+            "                       machine on sim drivers and a simulated clock. The executor\n"
+            "                       runs a plan's migrations one after another (each blocks for\n"
+            "                       memory / throughput, the VM on its source until it switches\n"
+            "                       over), then the power actions; hosts boot and shut down in\n"
+            "                       their configured boot_s / shutdown_s at idle watts. That is\n"
+            "                       not CloudSim's all-at-once round, so its figures are not\n"
+            "                       CloudSim's. SLATAH is sampled every tick (--tick), PDM\n"
+            "                       counts --degradation of a VM's CPU during its migration.\n"
+            "  --tick S             executor engine: monitor tick (default: the config's tick_s)\n"
+            "  --log-level SPEC     executor engine: controller log levels (default \"err\")\n\n"
             "Workload:\n"
             "  TRACE_DIR            a PlanetLab day: one file per VM, one CPU %% per line, 300 s\n"
             "  --vm-order CSV       VM ids, types and traces from a vm_order CSV (CloudSim's\n"
@@ -52,7 +71,8 @@ static void usage(FILE *f)
             "  --json               one JSON object (energy_kwh, migrations, slatah, pdm, slav,\n"
             "                       esv, host_shutdowns, ... ; SLA figures as fractions)\n"
             "  --svg FILE           active hosts and power over the day\n\n"
-            "example: joulectl replay --policy thr-mmt --json ../shared/data/planetlab/20110303\n");
+            "example: joulectl replay --policy thr-mmt --json ../shared/data/planetlab/20110303\n"
+            "         joulectl replay --config /etc/joule/jouled.conf --json TRACE_DIR\n");
 }
 
 struct setting {
@@ -228,6 +248,9 @@ int cmd_replay(int argc, char **argv)
         { "to", required_argument, NULL, 'T' },
         { "cluster", required_argument, NULL, 'K' },
         { "database", required_argument, NULL, 'D' },
+        { "engine", required_argument, NULL, 'E' },
+        { "tick", required_argument, NULL, 't' },
+        { "log-level", required_argument, NULL, 'L' },
         { NULL, 0, NULL, 0 },
     };
     struct replay_opts o;
@@ -235,7 +258,8 @@ int cmd_replay(int argc, char **argv)
     bool json = false, cloudsim = false;
     const char *svg = NULL, *order = NULL, *config_path = NULL, *policy_name = NULL;
     const char *models = "g4,g5", *mongo = NULL, *from = NULL, *to = NULL;
-    const char *cluster = NULL, *database = NULL;
+    const char *cluster = NULL, *database = NULL, *engine = NULL, *log_spec = "err";
+    double tick_s = 0;
     long n_hosts = -1;
     char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
@@ -246,7 +270,8 @@ int cmd_replay(int argc, char **argv)
     struct replay_host_model *models_owned = NULL;
     struct replay_result res = { 0 };
     optind = 1;
-    while ((c = getopt_long(argc, argv, "hjS:o:p:c:s:Cn:m:i:b:d:M:F:T:K:D:", opts, NULL)) != -1) {
+    static const char *const shortopts = "hjS:o:p:c:s:Cn:m:i:b:d:M:F:T:K:D:E:t:L:";
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'h': usage(stdout); free(sets); return JOULECTL_EXIT_OK;
@@ -288,6 +313,22 @@ int cmd_replay(int argc, char **argv)
         case 'T': to = optarg; break;
         case 'K': cluster = optarg; break;
         case 'D': database = optarg; break;
+        case 'E':
+            if (strcmp(optarg, "executor") != 0 && strcmp(optarg, "cloudsim") != 0) {
+                fprintf(stderr, "joulectl replay: --engine %s: expected executor or cloudsim\n",
+                        optarg);
+                goto usage_err;
+            }
+            engine = optarg;
+            break;
+        case 't':
+            tick_s = strtod(optarg, &end);
+            if (*end || !isfinite(tick_s) || tick_s <= 0) {
+                fprintf(stderr, "joulectl replay: --tick \"%s\": expected seconds > 0\n", optarg);
+                goto usage_err;
+            }
+            break;
+        case 'L': log_spec = optarg; break;
         default: goto usage_err;
         }
     }
@@ -363,8 +404,48 @@ int cmd_replay(int argc, char **argv)
             cloudsim = true;
     }
 
+    bool on_config = cfg && cfg->n_hosts && !cloudsim;
+    bool use_exec = engine ? strcmp(engine, "executor") == 0 : on_config;
+    if (use_exec && !on_config) {
+        fprintf(stderr, "joulectl replay: --engine executor replays onto a config's hosts: "
+                        "give --config with hosts (and not --cloudsim)\n");
+        goto usage_err;
+    }
+    if (use_exec && !o.migrations) {
+        fprintf(stderr, "joulectl replay: --policy dvfs: only with --engine cloudsim\n");
+        goto usage_err;
+    }
+    if (!use_exec && tick_s > 0) {
+        fprintf(stderr, "joulectl replay: --tick: only with --engine executor\n");
+        goto usage_err;
+    }
+    if (use_exec && log_set_levels(log_spec, &err) < 0) {
+        fprintf(stderr, "joulectl replay: --log-level %s: %s\n", log_spec, err.msg);
+        goto usage_err;
+    }
     size_t nh;
-    if (cfg && cfg->n_hosts && !cloudsim) {
+    struct timespec t0, t1;
+    if (use_exec) {
+        nh = cfg->n_hosts;
+        if (!mongo)
+            replay_scale_vms_to_cores(w);
+        struct replay_exec_opts xo;
+        replay_exec_opts_defaults(&xo, cfg);
+        xo.policy = o.policy;
+        xo.interval_s = o.interval_s;
+        xo.tick_s = tick_s;
+        xo.migration_mib_s = o.migration_mib_s;
+        xo.migration_degradation = o.migration_degradation;
+        xo.keep_series = svg != NULL;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (replay_exec_run(w, &xo, &res, &err) < 0) {
+            fprintf(stderr, "joulectl replay: %s\n", err.msg);
+            goto out;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        goto report;
+    }
+    if (on_config) {
         nh = cfg->n_hosts;
         hosts = xcalloc(nh, sizeof *hosts);
         if (replay_hosts_from_config(cfg, &models_owned, &err) < 0) {
@@ -409,17 +490,18 @@ int cmd_replay(int argc, char **argv)
     o.remove_idle_vms = cloudsim;
     o.policy.limits_at_creation_only = cloudsim;
 
-    struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (replay_run(w, &o, &res, &err) < 0) {
         fprintf(stderr, "joulectl replay: %s\n", err.msg);
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+report:;
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (json) {
         /* DESIGN: --json goes through libbson */
         bson_t *doc = BCON_NEW("policy", BCON_UTF8(policy_label(&o)),
+                               "engine", BCON_UTF8(use_exec ? "executor" : "cloudsim"),
                                "vms", BCON_INT64((int64_t)w->n_vms),
                                "hosts", BCON_INT64((int64_t)nh),
                                "rounds", BCON_INT64((int64_t)res.rounds),
@@ -432,6 +514,8 @@ int cmd_replay(int argc, char **argv)
                                "overall_sla", BCON_DOUBLE(res.overall_sla),
                                "host_shutdowns", BCON_INT64((int64_t)res.host_shutdowns),
                                "max_active_hosts", BCON_INT64((int64_t)res.max_active_hosts),
+                               "migrations_failed", BCON_INT64((int64_t)res.migrations_failed),
+                               "host_wakes", BCON_INT64((int64_t)res.host_wakes),
                                "wall_s", BCON_DOUBLE(wall));
         char *text = bson_as_relaxed_extended_json(doc, NULL);
         printf("%s\n", text);
@@ -439,6 +523,7 @@ int cmd_replay(int argc, char **argv)
         bson_destroy(doc);
     } else {
         printf("policy          %s\n", policy_label(&o));
+        printf("engine          %s\n", use_exec ? "executor" : "cloudsim");
         printf("VMs / hosts     %zu / %zu\n", w->n_vms, nh);
         printf("energy          %.2f kWh\n", res.energy_kwh);
         printf("migrations      %llu\n", (unsigned long long)res.migrations);
@@ -448,6 +533,9 @@ int cmd_replay(int argc, char **argv)
         printf("ESV             %.3f x 10^-3 kWh\n", res.esv * 1000);
         printf("host shutdowns  %llu\n", (unsigned long long)res.host_shutdowns);
         printf("max active      %u hosts\n", res.max_active_hosts);
+        if (use_exec)
+            printf("failed / wakes  %llu migrations / %llu hosts\n",
+                   (unsigned long long)res.migrations_failed, (unsigned long long)res.host_wakes);
         printf("wall time       %.3f s\n", wall);
     }
     if (svg && write_svg(svg, &res, policy_label(&o)) < 0)
