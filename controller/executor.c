@@ -146,6 +146,8 @@ static void set_error(struct executor *ex, const char *fmt, ...)
     va_end(ap);
 }
 
+static void run_power(struct executor *ex, enum plan_action_kind kind);
+
 int executor_start(struct executor *ex, const struct plan *plan, const struct model_snapshot *snap,
                    const char *plan_id, struct joule_err *err)
 {
@@ -192,6 +194,7 @@ int executor_start(struct executor *ex, const struct plan *plan, const struct mo
     }
     free(ex->jobs);
     free(ex->power);
+    memset(&ex->oc, 0, sizeof ex->oc);
     ex->jobs = xcalloc(n_mig + 1, sizeof *ex->jobs);
     ex->power = xcalloc(n_pow + 1, sizeof *ex->power);
     ex->n_jobs = ex->n_power = 0;
@@ -207,12 +210,19 @@ int executor_start(struct executor *ex, const struct plan *plan, const struct mo
             snprintf(j->name, sizeof j->name, "%s", v->name ? v->name : v->uuid);
             j->reason = a->reason;
             j->state = JOB_QUEUED;
+            /* a host this plan wakes is not up yet: the move is left to a later round */
+            for (size_t k = 0; k < plan->n; k++) {
+                if (plan->actions[k].kind == PLAN_ACTION_POWER_ON &&
+                    plan->actions[k].host == a->to) {
+                    j->state = JOB_SKIPPED;
+                    ex->oc.migrations_deferred++;
+                }
+            }
         } else if (a->kind == PLAN_ACTION_POWER_ON || a->kind == PLAN_ACTION_POWER_OFF) {
             ex->power[ex->n_power++] = *a;
         }
     }
     snprintf(ex->plan_id, sizeof ex->plan_id, "%s", plan_id ? plan_id : "");
-    memset(&ex->oc, 0, sizeof ex->oc);
     ex->failed = false;
     ex->active = true;
     /* hosts the plan empties: a VM appearing there cancels their power-off */
@@ -225,6 +235,8 @@ int executor_start(struct executor *ex, const struct plan *plan, const struct mo
     }
     JLOG_NOTICE("event=plan_started plan=%s migrations=%zu power_actions=%zu", ex->plan_id,
                 ex->n_jobs, ex->n_power);
+    /* wake-ups first: capacity on its way should not wait for the plan's migrations */
+    run_power(ex, PLAN_ACTION_POWER_ON);
     return 0;
 }
 
@@ -447,7 +459,7 @@ static void power_facts_of(struct executor *ex, int h, struct power_facts *f)
     f->watts = mh->watts;
 }
 
-static void run_power(struct executor *ex)
+static void run_power(struct executor *ex, enum plan_action_kind kind)
 {
     const struct model *m = ex->d.model;
     size_t active = 0;
@@ -455,6 +467,8 @@ static void run_power(struct executor *ex)
         active += m->hosts[h].state == POWER_STATE_ON || m->hosts[h].state == POWER_STATE_DRAINING;
     for (size_t i = 0; i < ex->n_power && !ex->failed; i++) {
         const struct plan_action *a = &ex->power[i];
+        if (a->kind != kind)
+            continue;
         const char *host = ex->d.cfg->hosts[a->host].name;
         const char *what = a->kind == PLAN_ACTION_POWER_ON ? "on" : "off";
         struct joule_err e = { 0 };
@@ -486,7 +500,7 @@ static void run_power(struct executor *ex)
 static void finish_plan(struct executor *ex)
 {
     if (!ex->failed)
-        run_power(ex);
+        run_power(ex, PLAN_ACTION_POWER_OFF);
     ex->active = false;
     ex->oc.finished = true;
     JLOG_NOTICE("event=plan_finished plan=%s ok=%s migrations_ok=%zu failed=%zu skipped=%zu "

@@ -50,6 +50,7 @@ struct executor_outcome {
     size_t migrations_ok;
     size_t migrations_failed;      /* includes aborted ones */
     size_t migrations_skipped;     /* dropped after a failure or executor_abort */
+    size_t migrations_deferred;    /* onto a host the same plan wakes: left to a later round */
     size_t power_requested;
     size_t power_failed;
     char error[RECORD_ERROR_MAX];  /* the first failure, "" if none */

@@ -567,6 +567,51 @@ static void test_power_off_after_drain(void **state)
     plan_free(&p);
 }
 
+/* A plan that wakes a host and also moves a VM onto it: the wake is requested at once (before
+ * any migration), the move onto the still-off host is deferred to a later round (not a
+ * failure), and the rest of the plan runs. */
+static void test_wake_first_moves_onto_waking_host_deferred(void **state)
+{
+    struct fx *f = *state;
+    with_power(f);
+    struct joule_err err = { 0 };
+    struct model_snapshot snap;
+    struct plan p;
+    /* h2 is empty: switch it off first */
+    model_snapshot_build(f->model, clock_now_ns(f->env.clock), &snap);
+    plan_init(&p);
+    plan_add(&p, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE)->host = 2;
+    assert_int_equal(executor_start(f->ex, &p, &snap, "off", &err), 0);
+    executor_poll(f->ex);
+    for (int i = 0; i < 10 && power_ctl_state(f->pc, 2) != POWER_STATE_OFF; i++) {
+        power_step(f);
+        tick(f);
+    }
+    assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_OFF);
+    model_snapshot_free(&snap);
+    plan_free(&p);
+
+    model_snapshot_build(f->model, clock_now_ns(f->env.clock), &snap);
+    plan_init(&p);
+    add_mig(&p, &snap, "v0", 2);
+    add_mig(&p, &snap, "v1", 1);
+    plan_add(&p, PLAN_ACTION_POWER_ON, PLAN_REASON_TH1_WAKE)->host = 2;
+    assert_int_equal(executor_start(f->ex, &p, &snap, "wake", &err), 0);
+    assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_WAKING); /* requested at start */
+    executor_poll(f->ex);
+    struct executor_outcome oc;
+    executor_outcome(f->ex, &oc);
+    assert_false(oc.failed);
+    assert_int_equal(oc.migrations_ok, 1);
+    assert_int_equal(oc.migrations_deferred, 1);
+    assert_int_equal(oc.migrations_failed, 0);
+    assert_int_equal(oc.power_requested, 1);
+    assert_int_equal(vm_host(f, "v0"), 0); /* still on its source */
+    assert_int_equal(vm_host(f, "v1"), 1);
+    model_snapshot_free(&snap);
+    plan_free(&p);
+}
+
 static void test_power_off_refused_while_vms_run(void **state)
 {
     struct fx *f = *state;
@@ -576,7 +621,7 @@ static void test_power_off_refused_while_vms_run(void **state)
     struct plan p;
     plan_init(&p);
     plan_add(&p, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE)->host = 1; /* runs 2 VMs */
-    plan_add(&p, PLAN_ACTION_POWER_ON, PLAN_REASON_TH1_WAKE)->host = 2;        /* after a failure: not done */
+    plan_add(&p, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE)->host = 2; /* after a failure: not done */
     struct joule_err err = { 0 };
     assert_int_equal(executor_start(f->ex, &p, &snap, "unsafe", &err), 0);
     executor_poll(f->ex);
@@ -591,6 +636,7 @@ static void test_power_off_refused_while_vms_run(void **state)
         tick(f);
     }
     assert_int_equal(f->sc->hosts[1].power, SIM_POWER_ON);
+    assert_int_equal(f->sc->hosts[2].power, SIM_POWER_ON); /* dropped after the failure */
     model_snapshot_free(&snap);
     plan_free(&p);
 }
@@ -790,6 +836,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_plan, setup_sim, teardown),
         cmocka_unit_test_setup_teardown(test_power_off_after_drain, setup_sim, teardown),
         cmocka_unit_test_setup_teardown(test_power_off_refused_while_vms_run, setup_sim, teardown),
+        cmocka_unit_test_setup_teardown(test_wake_first_moves_onto_waking_host_deferred, setup_sim,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_threaded_bounded_concurrency, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_failure_drops_rest, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_abort, setup_gate, teardown),
