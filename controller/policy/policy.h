@@ -36,7 +36,22 @@ struct policy_cfg {
 void policy_cfg_defaults(struct policy_cfg *cfg);
 
 /* One round: Th1, then (only if Th1 woke nothing) Th2, then balance over the hosts that stay
- * active. `out` must be initialised (plan_init); actions are appended. */
+ * active. `out` must be initialised (plan_init); actions are appended.
+ * Dispatches on cfg->algorithm: THRESHOLD is the papers' round (wake.c, consolidate.c,
+ * balance.c / bands.c); other algorithms return JOULE_ENOTSUP until a case for them is added
+ * (one file per algorithm; controller/policy/policy_priv.h has the round's shared helpers).
+ * Errors: JOULE_EINVAL for a bad cfg or snapshot (message names the host/VM), JOULE_ENOTSUP.
+ * THRESHOLD semantics:
+ *  - active host = state ON with cpus > 0; WAKING hosts are capacity on its way; OFF hosts (not
+ *    excluded) are wake candidates (priority, then idle_w, then index). Excluded hosts count for
+ *    Th1's average but never give or take VMs and are never powered on or off.
+ *  - Th1 (capacity-weighted average load of active hosts > th1_pct) wakes one host, or emits an
+ *    ALERT/NO_CAPACITY; expected_load_cores > 0 wakes hosts until it fits under th1_pct
+ *    (PEAK_WAKE); fewer than min_active_hosts active + waking wakes more (MIN_HOSTS). PEAK_WAKE
+ *    and MIN_HOSTS skip hosts off for less than host_min_off_ns; Th1 does not.
+ *  - Th2 only when snap->consolidation_allowed and nothing was woken.
+ *  - A VM moves at most once per round, never when pinned, migrating or inside vm_cooldown_ns
+ *    of last_move_ns; at most max_moves_per_round migrations per plan; memory always fits. */
 int policy_run(const struct policy_cfg *cfg, const struct model_snapshot *snap, struct plan *out,
                struct joule_err *err);
 
