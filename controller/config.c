@@ -64,7 +64,8 @@ static const char *const host_keys[] = { "name", "uri", "migration_uri", "hyperv
                                          "shutdown_s", NULL };
 static const char *const power_keys[] = { "methods", "ipmi", "wol", "exec", NULL };
 static const char *const ipmi_keys[] = { "host", "user", "cipher_suite", "timeout_s", "retries",
-                                         "soft_off_grace_s", "workaround_opensesspriv", NULL };
+                                         "soft_off_grace_s", "workaround_opensesspriv",
+                                         "watts_sensor", "watts_dcmi", NULL };
 static const char *const wol_keys[] = { "mac", "broadcast", "port", "interface", NULL };
 static const char *const exec_keys[] = { "on", "off", "status", "timeout_s", NULL };
 static const char *const sim_keys[] = { "start", "time_factor", "duration_s", "migration_mibps",
@@ -401,6 +402,8 @@ static void parse_power(const config_setting_t *pw, struct config_host *h, struc
         get_int(ipmi, "retries", 0, 10, &h->ipmi.retries, e);
         get_duration(ipmi, "soft_off_grace_s", 0, &h->ipmi.soft_off_grace_ns, e);
         cfg_get_bool(ipmi, "workaround_opensesspriv", &h->ipmi.workaround_opensesspriv, e);
+        get_int(ipmi, "watts_sensor", 0, 254, &h->ipmi.watts_sensor, e);
+        cfg_get_bool(ipmi, "watts_dcmi", &h->ipmi.watts_dcmi, e);
     }
     const config_setting_t *wol = get_group(pw, "wol", wol_keys, e);
     if (wol) {
@@ -464,6 +467,7 @@ static void host_defaults(struct config_host *h)
     h->ipmi.timeout_ns = 5 * JOULE_NS_PER_S;
     h->ipmi.retries = 2;
     h->ipmi.soft_off_grace_ns = 120 * JOULE_NS_PER_S;
+    h->ipmi.watts_sensor = -1;
     h->wol.broadcast = xstrdup("255.255.255.255");
     h->wol.port = 9;
     h->exec.timeout_ns = 60 * JOULE_NS_PER_S;

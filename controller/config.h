@@ -82,6 +82,8 @@ struct config_ipmi {
     int retries;
     int64_t soft_off_grace_ns; /* soft (ACPI) off, then hard off after this */
     bool workaround_opensesspriv; /* FreeIPMI workaround needed by ipmi_sim */
+    int watts_sensor;  /* sensor number read as a second watts source; -1 = none */
+    bool watts_dcmi;   /* read watts with DCMI "get power reading" instead */
 };
 
 struct config_wol {

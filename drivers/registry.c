@@ -10,6 +10,9 @@
 extern const struct hypervisor_ops hypervisor_sim_ops;
 extern const struct meter_ops meter_sim_ops;
 extern const struct power_ops power_sim_ops;
+extern const struct power_ops power_ipmi_ops;
+extern const struct power_ops power_wol_ops;
+extern const struct power_ops power_exec_ops;
 extern const struct store_ops store_memory_ops;
 
 static const struct hypervisor_ops *const hypervisor_drivers[] = {
@@ -22,6 +25,7 @@ static const struct meter_ops *const meter_drivers[] = {
 };
 static const struct power_ops *const power_drivers[] = {
     &power_sim_ops,
+    &power_ipmi_ops, &power_wol_ops, &power_exec_ops,
     NULL,
 };
 static const struct store_ops *const store_drivers[] = {
