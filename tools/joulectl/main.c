@@ -6,6 +6,8 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "status", "hosts, VMs, state and last plan of the running jouled", cmd_status },
+    { "run", "start a policy round now (run consolidate --now)", cmd_run },
 };
 
 static void usage(FILE *f)
