@@ -18,6 +18,7 @@
 #define POLICY_LOAD_EPS_PCT 1e-9  /* percent of a host */
 #define POLICY_CORES_EPS 1e-9     /* cores */
 #define POLICY_MEM_EPS_MIB 1e-6   /* MiB */
+#define POLICY_WATTS_EPS 1e-6     /* W: smaller expected gains are float noise, shown as 0 */
 
 /* Where a host stands in this round. */
 enum pol_host_role {

@@ -231,6 +231,8 @@ struct plan_action *pol_plan_move(struct pol_round *r, int v, int to, enum plan_
     a->to_load_pct = r->load_pct[to];
     a->expected_gain_w = before - pol_host_watts(r, from, r->load_pct[from]) -
                          pol_host_watts(r, to, r->load_pct[to]);
+    if (fabs(a->expected_gain_w) < POLICY_WATTS_EPS)
+        a->expected_gain_w = 0;
     va_list ap;
     va_start(ap, fmt);
     set_detail(a, fmt, ap);

@@ -29,5 +29,6 @@ struct joulectl_target {
 int joulectl_api_target(const char *config_path, const char *addr, const char *token_file,
                         bool need_token, struct joulectl_target *out);
 void joulectl_target_free(struct joulectl_target *t);
+int cmd_plan(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
     { "status", "hosts, VMs, state and last plan of the running jouled", cmd_status },
     { "run", "start a policy round now (run consolidate --now)", cmd_run },
+    { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
 };
 
 static void usage(FILE *f)
