@@ -43,4 +43,20 @@ bool executor_busy(const struct executor *ex);
 void executor_abort(struct executor *ex);
 size_t executor_take_records(struct executor *ex, struct migration_record *out, size_t max);
 
+/* Added (libvirt issue). What became of the last plan. */
+struct executor_outcome {
+    bool finished;                 /* nothing pending any more */
+    bool failed;                   /* an action failed: the rest of the plan was dropped */
+    size_t migrations_ok;
+    size_t migrations_failed;      /* includes aborted ones */
+    size_t migrations_skipped;     /* dropped after a failure or executor_abort */
+    size_t power_requested;
+    size_t power_failed;
+    char error[RECORD_ERROR_MAX];  /* the first failure, "" if none */
+};
+void executor_outcome(const struct executor *ex, struct executor_outcome *out);
+/* An eventfd that becomes readable when a worker posted a result: put it in the loop's poll
+ * set and call executor_poll() when it fires. -1 in synchronous mode. */
+int executor_fd(const struct executor *ex);
+
 #endif

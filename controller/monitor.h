@@ -21,6 +21,9 @@ struct monitor_deps {
     struct hypervisor **hv;   /* one per config host (index = host), borrowed */
     struct meter *meter;      /* NULL: watts from the power model only */
     const struct clock *clock;
+    /* Added (libvirt issue): optional; NULL = samples go only into the model. One insert per
+     * collection per tick: host_samples and vm_samples, deterministic _id. */
+    struct store *store;
 };
 
 /* Per-tick output: what the store gets (the daemon turns it into documents). */
@@ -29,6 +32,10 @@ struct monitor_tick_out {
     size_t hosts_sampled;
     size_t hosts_unreachable;
     int64_t cost_ns;          /* wall time of the whole tick */
+    /* Added (libvirt issue): */
+    int64_t host_cost_ns_max; /* slowest host's connect + sample */
+    int64_t host_cost_ns_sum; /* all hosts' connect + sample */
+    int store_rc;             /* 0, or the store's error code (samples kept in the model) */
 };
 
 int monitor_new(const struct monitor_deps *deps, struct monitor **out, struct joule_err *err);

@@ -8,6 +8,7 @@
 #include "util/xalloc.h"
 
 extern const struct hypervisor_ops hypervisor_sim_ops;
+extern const struct hypervisor_ops hypervisor_libvirt_ops;
 extern const struct meter_ops meter_sim_ops;
 extern const struct power_ops power_sim_ops;
 extern const struct power_ops power_ipmi_ops;
@@ -17,6 +18,7 @@ extern const struct store_ops store_memory_ops;
 
 static const struct hypervisor_ops *const hypervisor_drivers[] = {
     &hypervisor_sim_ops,
+    &hypervisor_libvirt_ops,
     NULL,
 };
 static const struct meter_ops *const meter_drivers[] = {
