@@ -47,4 +47,36 @@ void power_ctl_step(struct power_ctl *pc, int64_t now_mono_ns, const struct powe
 size_t power_ctl_take_records(struct power_ctl *pc, struct power_action_record *out, size_t max);
 size_t power_ctl_take_events(struct power_ctl *pc, struct event_record *out, size_t max);
 
+/* ---- additions (power issue #7) ---- */
+
+/* Per method: a failing driver call is tried this often before the next method. */
+#define POWER_CALL_TRIES 2
+/* After a call went through: wait expected time (boot_s / shutdown_s) plus max(this, half the
+ * expected time) for verification; after a hard off, this long. */
+#define POWER_VERIFY_MARGIN_MIN_NS (10 * JOULE_NS_PER_S)
+/* Status polls (to verify an off, to resolve unknown) at most this often per host. */
+#define POWER_POLL_NS (1 * JOULE_NS_PER_S)
+/* After a failed action the host stays unknown (not capacity) at least this long, whatever is
+ * observed; a request (on/off) can still act on it. */
+#define POWER_UNKNOWN_HOLD_NS (300 * JOULE_NS_PER_S)
+
+const char *power_state_name(enum power_state s);
+/* Driver calls run on worker threads by default (requests and step never block); inline = in
+ * the caller's thread, inside power_ctl_step (unit tests with sim drivers, joulectl). */
+void power_ctl_set_inline(struct power_ctl *pc, bool inline_calls);
+/* Only a verified-on host counts as capacity (not waking, not unknown). */
+bool power_ctl_is_capacity(const struct power_ctl *pc, int host);
+/* An action or a driver call is still under way on some host. */
+bool power_ctl_busy(const struct power_ctl *pc);
+
+struct power_ctl_stats {
+    uint64_t calls;            /* driver calls finished */
+    uint64_t call_errors;
+    int64_t call_ns_total;     /* wall time spent in driver calls */
+    int64_t call_ns_max;
+    uint64_t wakes_verified;
+    int64_t last_wake_ns;      /* request_on -> verified on, monotonic, of the last wake */
+};
+void power_ctl_stats(const struct power_ctl *pc, struct power_ctl_stats *out);
+
 #endif

@@ -40,6 +40,7 @@ struct power_action_record {
     char verified_by[64];          /* "ipmi_status", "libvirt_reachable", "libvirt_down+meter" ... */
     char error[RECORD_ERROR_MAX];
     bool forced;                   /* an operator's --force */
+    bool hard;                     /* soft off did not finish within the grace: hard off sent */
 };
 
 struct event_record {
