@@ -179,6 +179,10 @@ struct store_ops {
     size_t (*spool_depth)(void *state);               /* optional: documents waiting */
     void (*close)(void *state);
     void (*destroy)(void *state);
+    /* optional: retention. Deletes this cluster's documents of `collection` whose date `field`
+     * is before before_ns, in batches, at most max_docs per call; returns how many. */
+    int (*expire)(void *state, const char *collection, const char *field, int64_t before_ns,
+                  size_t max_docs, struct joule_err *err);
 };
 
 /* Sample helpers (drivers/sample.c). */

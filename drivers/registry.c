@@ -15,6 +15,7 @@ extern const struct power_ops power_ipmi_ops;
 extern const struct power_ops power_wol_ops;
 extern const struct power_ops power_exec_ops;
 extern const struct store_ops store_memory_ops;
+extern const struct store_ops store_mongo_ops;
 
 static const struct hypervisor_ops *const hypervisor_drivers[] = {
     &hypervisor_sim_ops,
@@ -32,6 +33,7 @@ static const struct power_ops *const power_drivers[] = {
 };
 static const struct store_ops *const store_drivers[] = {
     &store_memory_ops,
+    &store_mongo_ops,
     NULL,
 };
 
@@ -360,4 +362,14 @@ int store_flush(struct store *s, struct joule_err *err)
 size_t store_spool_depth(struct store *s)
 {
     return s->ops->spool_depth ? s->ops->spool_depth(s->state) : 0;
+}
+
+int store_expire(struct store *s, const char *collection, const char *field, int64_t before_ns,
+                 size_t max_docs, struct joule_err *err)
+{
+    if (!s->ops->expire)
+        return 0;
+    s->calls++;
+    int rc = s->ops->expire(s->state, collection, field, before_ns, max_docs, err);
+    return PREFIXED(rc, s->id);
 }

@@ -80,5 +80,8 @@ int store_lease(struct store *s, const char *cluster, const char *holder, int64_
                 int64_t ttl_ns, bool *held, struct joule_err *err);
 int store_flush(struct store *s, struct joule_err *err);
 size_t store_spool_depth(struct store *s);
+/* Retention (optional op; 0 when the driver has none). */
+int store_expire(struct store *s, const char *collection, const char *field, int64_t before_ns,
+                 size_t max_docs, struct joule_err *err);
 
 #endif

@@ -22,6 +22,7 @@ struct mem_lease {
 };
 
 struct store_mem {
+    char *cluster;
     struct mem_coll *colls;
     size_t n;
     size_t cap;
@@ -99,10 +100,11 @@ static void coll_append(struct mem_coll *c, const bson_t *doc)
 static int mem_create(const struct config *cfg, const struct drv_env *env, void **state,
                       struct joule_err *err)
 {
-    (void)cfg;
     (void)env;
     (void)err;
-    *state = xcalloc(1, sizeof(struct store_mem));
+    struct store_mem *s = xcalloc(1, sizeof *s);
+    s->cluster = xstrdup(cfg && cfg->cluster ? cfg->cluster : "default");
+    *state = s;
     return 0;
 }
 
@@ -201,7 +203,37 @@ static void mem_destroy(void *state)
     }
     free(s->leases);
     free(s->colls);
+    free(s->cluster);
     free(s);
+}
+
+/* Same semantics as the MongoDB store's retention: this cluster's documents whose date `field`
+ * is before before_ns, at most max_docs per call. */
+static int mem_expire(void *state, const char *collection, const char *field, int64_t before_ns,
+                      size_t max_docs, struct joule_err *err)
+{
+    (void)err;
+    struct store_mem *s = state;
+    struct mem_coll *c = coll_get(s, collection, false);
+    if (!c)
+        return 0;
+    size_t kept = 0, gone = 0;
+    int64_t before_ms = before_ns / 1000000;
+    for (size_t i = 0; i < c->n; i++) {
+        bson_iter_t it, cl;
+        bool old = gone < max_docs && bson_iter_init_find(&it, c->docs[i], field) &&
+                   BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) < before_ms &&
+                   bson_iter_init_find(&cl, c->docs[i], "cluster") && BSON_ITER_HOLDS_UTF8(&cl) &&
+                   strcmp(bson_iter_utf8(&cl, NULL), s->cluster) == 0;
+        if (old) {
+            bson_destroy(c->docs[i]);
+            gone++;
+        } else {
+            c->docs[kept++] = c->docs[i];
+        }
+    }
+    c->n = kept;
+    return (int)gone;
 }
 
 size_t store_memory_count(void *state, const char *collection)
@@ -226,4 +258,5 @@ const struct store_ops store_memory_ops = {
     .lease = mem_lease,
     .spool_depth = mem_spool_depth,
     .destroy = mem_destroy,
+    .expire = mem_expire,
 };
