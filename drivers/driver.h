@@ -114,6 +114,9 @@ struct meter_reading {
     double watts;
     bool has_energy;
     double energy_kwh;          /* CurrentSummationDelivered, scaled */
+    bool has_joules;            /* energy since this meter's previous watts reading */
+    double joules;              /* trapezoid of the two readings; set when interval <= stale */
+    int64_t interval_ns;        /* time since that previous reading */
 };
 
 struct meter_stats {
@@ -124,6 +127,11 @@ struct meter_stats {
     uint64_t truncated;
     uint64_t other_frames;      /* valid frames of types we skip */
     uint64_t reopens;
+    uint64_t rejected_length;   /* impossible length field */
+    uint64_t rejected_format;   /* checksum fine, content not a coordinator frame / bad ZCL */
+    uint64_t garbage_bytes;     /* bytes skipped between frames */
+    uint64_t readings;          /* readings produced */
+    uint64_t dropped;           /* readings lost: never scaled, or the queue overflowed */
 };
 
 struct meter_ops {

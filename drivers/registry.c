@@ -10,6 +10,7 @@
 extern const struct hypervisor_ops hypervisor_sim_ops;
 extern const struct hypervisor_ops hypervisor_libvirt_ops;
 extern const struct meter_ops meter_sim_ops;
+extern const struct meter_ops meter_xbee1_ops, meter_xbee2_ops, meter_znp_ops;
 extern const struct power_ops power_sim_ops;
 extern const struct power_ops power_ipmi_ops;
 extern const struct power_ops power_wol_ops;
@@ -24,6 +25,7 @@ static const struct hypervisor_ops *const hypervisor_drivers[] = {
 };
 static const struct meter_ops *const meter_drivers[] = {
     &meter_sim_ops,
+    &meter_xbee1_ops, &meter_xbee2_ops, &meter_znp_ops,
     NULL,
 };
 static const struct power_ops *const power_drivers[] = {
