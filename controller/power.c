@@ -147,19 +147,7 @@ struct power_transition {
 
 /* ------------------------------------------------------------------------------ helpers */
 
-const char *power_state_name(enum power_state s)
-{
-    switch (s) {
-    case POWER_STATE_UNKNOWN: return "unknown";
-    case POWER_STATE_ON: return "on";
-    case POWER_STATE_DRAINING: return "draining";
-    case POWER_STATE_POWERING_OFF: return "powering_off";
-    case POWER_STATE_OFF: return "off";
-    case POWER_STATE_WAKING: return "waking";
-    case POWER_STATE__COUNT: break;
-    }
-    return "?";
-}
+/* power_state_name() is defined once, in model.c (declared in model.h and power.h). */
 
 static const char *method_name(const struct power_host *h, size_t m)
 {

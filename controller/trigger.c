@@ -149,42 +149,45 @@ static bool host_active(enum power_state s)
 
 struct cand {
     int idx;
+    int group;       /* 0: active (already there), 1: off, in wake order */
     int priority;
+    double cpus;
 };
 
 static int cand_cmp(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group - y->group;
+    if (x->group == 0 && x->cpus != y->cpus)
+        return x->cpus > y->cpus ? -1 : 1; /* biggest active hosts first: fewest hosts */
     if (x->priority != y->priority)
         return x->priority < y->priority ? -1 : 1;
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Hosts that must be active for `expected` cores to fit under Th1: the active ones, then off
- * ones in wake order (priority, then config order) until the capacity suffices. */
+/* The fewest hosts that carry `expected` cores under Th1: active ones first (largest first),
+ * then off ones in wake order (priority, then config order). */
 static unsigned hosts_needed(const struct config *cfg, const struct model_snapshot *snap,
                              double expected)
 {
     double th1 = cfg->policy.th1_pct / 100.0;
-    double cap = 0;
-    unsigned n = 0;
     struct cand *c = xcalloc(snap->n_hosts + 1, sizeof *c);
     size_t nc = 0;
     for (size_t i = 0; i < snap->n_hosts; i++) {
         const struct snap_host *h = &snap->hosts[i];
-        if (host_active(h->state)) {
-            cap += h->cpus;
-            n++;
-        } else if (!h->excluded) {
-            c[nc++] = (struct cand){ (int)i, h->priority };
-        }
+        /* capacity of a host never sampled is unknown: take its configured override */
+        double cpus = h->cpus > 0 ? h->cpus : cfg->hosts[i].cpus;
+        if (host_active(h->state))
+            c[nc++] = (struct cand){ (int)i, 0, h->priority, cpus };
+        else if (!h->excluded)
+            c[nc++] = (struct cand){ (int)i, 1, h->priority, cpus };
     }
     qsort(c, nc, sizeof *c, cand_cmp);
+    double cap = 0;
+    unsigned n = 0;
     for (size_t k = 0; k < nc && expected > th1 * cap + 1e-9; k++) {
-        const struct snap_host *h = &snap->hosts[c[k].idx];
-        /* capacity of a host never sampled is unknown: take its configured override */
-        double cpus = h->cpus > 0 ? h->cpus : cfg->hosts[c[k].idx].cpus;
-        cap += cpus;
+        cap += c[k].cpus;
         n++;
     }
     free(c);

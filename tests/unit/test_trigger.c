@@ -243,6 +243,11 @@ static void test_prewake_before_peak(void **state)
     assert_true(f->sched.expected_load_cores > 15.99 && f->sched.expected_load_cores < 16.01);
     assert_int_equal(f->sched.min_active_hosts, 3);
 
+    /* with every host on, the fewest hosts that carry it are required, not all that run */
+    f->hosts[1].state = f->hosts[2].state = f->hosts[3].state = POWER_STATE_ON;
+    eval(f, peak - 300 * S, 20 * S);
+    assert_int_equal(f->sched.min_active_hosts, 3);
+
     /* a measured boot of 20 min stretches the lead */
     use(f, "schedule = { timezone = \"Europe/Paris\"; peak = [ \"mon-fri 08:00-18:00\" ]; "
            "peak_expected_load_pct = 50; };");
