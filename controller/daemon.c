@@ -471,6 +471,12 @@ static void power_step(struct daemon *d)
                 d->st.power_on_ok++;
             else
                 d->st.power_off_ok++;
+            if (r->ok && !on && d->sched.off_peak)
+                d->st.power_off_off_peak++;
+            if (r->ok && on && d->sched.prewake)
+                d->st.power_on_prewake++;
+            if (r->ok && on && d->sched.peak)
+                d->st.power_on_peak++;
             if (on && r->ok)
                 trigger_note_boot(d->trig, config_host_index(d->cfg, r->host), r->end_ns - r->start_ns);
             JLOG_NOTICE("event=power_%s host=%s method=%s result=%s duration_s=%.1f verified_by=%s%s%s%s",
@@ -780,10 +786,16 @@ void daemon_shutdown(struct daemon *d)
     if (d->store && store_flush(d->store, &err) < 0 && err.code != JOULE_ENOTSUP)
         JLOG_ERR("event=store_flush_failed error=\"%s\" spooled=%zu", err.msg,
                  store_spool_depth(d->store));
-    JLOG_NOTICE("event=stopped ticks=%llu plans=%llu migrations=%llu power_actions=%llu",
+    JLOG_NOTICE("event=stopped ticks=%llu plans=%llu migrations=%llu migrations_failed=%llu "
+                "power_on=%llu power_off=%llu power_failed=%llu power_off_off_peak=%llu "
+                "power_on_before_peak=%llu power_on_in_peak=%llu loop_mean_s=%.4f loop_max_s=%.4f",
                 (unsigned long long)d->st.ticks, (unsigned long long)d->st.plans,
-                (unsigned long long)d->st.migrations_ok,
-                (unsigned long long)(d->st.power_on_ok + d->st.power_off_ok));
+                (unsigned long long)d->st.migrations_ok, (unsigned long long)d->st.migrations_failed,
+                (unsigned long long)d->st.power_on_ok, (unsigned long long)d->st.power_off_ok,
+                (unsigned long long)d->st.power_failed, (unsigned long long)d->st.power_off_off_peak,
+                (unsigned long long)d->st.power_on_prewake, (unsigned long long)d->st.power_on_peak,
+                d->st.ticks ? (double)d->st.sum_tick_ns / (double)d->st.ticks / 1e9 : 0.0,
+                (double)d->st.max_tick_ns / 1e9);
 }
 
 void daemon_pause(struct daemon *d, bool paused)

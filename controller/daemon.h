@@ -76,6 +76,10 @@ struct daemon_stats {
     int64_t last_tick_ns;   /* wall time the last tick took */
     int64_t max_tick_ns;
     int64_t sum_tick_ns;
+    /* verified power actions by the schedule phase they finished in */
+    uint64_t power_off_off_peak;
+    uint64_t power_on_prewake;
+    uint64_t power_on_peak;
 };
 void daemon_stats(const struct daemon *d, struct daemon_stats *out);
 /* The store handle (tests inspect the memory store through it). */

@@ -139,6 +139,8 @@ static void test_day_consolidates_off_peak_wakes_before_peak(void **state)
     assert_true(st.power_on_ok > on_before);
     assert_true(sim_hosts_off(d) < off_at_5);
     assert_true(sim_hosts_off(d) <= 1);
+    assert_true(st.power_off_off_peak >= 2);
+    assert_true(st.power_on_prewake >= 1); /* verified on before the window opened */
     assert_true(count_where(d, "plans", "actions.0.reason", "peak_wake") +
                     count_where(d, "plans", "actions.0.reason", "min_hosts") > 0);
     /* peak: load rises to 0.8 x 24 = 19.2 cores at 15:00; Th1 keeps the average under 80% */
