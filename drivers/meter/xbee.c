@@ -80,7 +80,7 @@ static void reject(struct zb_try *t, enum zb_reject why, size_t next)
 }
 
 static void finish_candidate(const uint8_t *data, size_t len, uint8_t checksum, int api_mode,
-                             size_t i, size_t next, struct zb_try *t)
+                             bool requests, size_t i, size_t next, struct zb_try *t)
 {
     unsigned sum = checksum;
     for (size_t k = 0; k < len; k++)
@@ -90,7 +90,7 @@ static void finish_candidate(const uint8_t *data, size_t len, uint8_t checksum, 
         return;
     }
     struct xbee_frame f;
-    if (xbee_frame_parse(data, len, api_mode, &f) < 0) {
+    if (!requests && xbee_frame_parse(data, len, api_mode, &f) < 0) {
         reject(t, ZB_REJECT_FORMAT, i + 1);
         return;
     }
@@ -100,8 +100,8 @@ static void finish_candidate(const uint8_t *data, size_t len, uint8_t checksum, 
     t->next = next;
 }
 
-void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, uint8_t *scratch,
-                    struct zb_try *t)
+void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, bool requests,
+                    uint8_t *scratch, struct zb_try *t)
 {
     t->kind = ZB_TRY_MORE;
     if (api_mode != 2) {
@@ -114,7 +114,8 @@ void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, uint
         }
         if (end - i < len + 4)
             return;
-        finish_candidate(buf + i + 3, len, buf[i + 3 + len], api_mode, i, i + 4 + len, t);
+        finish_candidate(buf + i + 3, len, buf[i + 3 + len], api_mode, requests, i, i + 4 + len,
+                         t);
         return;
     }
     /* AP=2: unescape as we go; a raw 0x7E always starts a new frame. */
@@ -154,7 +155,7 @@ void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, uint
             need = 2 + len + 1;
         }
     }
-    finish_candidate(scratch, len, scratch[len], api_mode, i, j, t);
+    finish_candidate(scratch, len, scratch[len], api_mode, requests, i, j, t);
 }
 
 static size_t put(uint8_t *out, size_t cap, size_t o, uint8_t b, int api_mode)

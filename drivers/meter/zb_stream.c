@@ -40,13 +40,13 @@ static void try_at(const struct zb_stream *s, size_t i, uint8_t *scratch, struct
 {
     switch (s->proto) {
     case ZB_PROTO_XBEE1:
-        xbee_try_frame(s->buf, i, s->end, 1, scratch, t);
+        xbee_try_frame(s->buf, i, s->end, 1, s->requests, scratch, t);
         return;
     case ZB_PROTO_XBEE2:
-        xbee_try_frame(s->buf, i, s->end, 2, scratch, t);
+        xbee_try_frame(s->buf, i, s->end, 2, s->requests, scratch, t);
         return;
     case ZB_PROTO_ZNP:
-        znp_try_frame(s->buf, i, s->end, t);
+        znp_try_frame(s->buf, i, s->end, s->requests, t);
         return;
     }
 }

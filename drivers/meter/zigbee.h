@@ -262,6 +262,7 @@ struct zb_stream {
     size_t start, end;        /* unread bytes are buf[start..end) */
     uint64_t base;            /* stream offset of buf[0] */
     bool eof;
+    bool requests;            /* decode host->coordinator frames (see xbee_try_frame) */
     bool has_last;            /* the last event was a frame starting at last_start */
     size_t last_start;
     bool in_garbage;
@@ -279,9 +280,11 @@ struct zb_try {
     size_t len;
 };
 /* scratch: at least XBEE_LEN_MAX + 1 bytes (AP=2 unescapes into it). */
-void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, uint8_t *scratch,
-                    struct zb_try *t);
-void znp_try_frame(const uint8_t *buf, size_t i, size_t end, struct zb_try *t);
+/* requests: the stream carries host->coordinator frames (meter-sim's side); the frame-type
+ * plausibility checks are then skipped. */
+void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, bool requests,
+                    uint8_t *scratch, struct zb_try *t);
+void znp_try_frame(const uint8_t *buf, size_t i, size_t end, bool requests, struct zb_try *t);
 
 void zb_stream_init(struct zb_stream *s, enum zb_proto proto);
 /* Appends bytes; returns how many it took (fewer when the buffer is full: drain with

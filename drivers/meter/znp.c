@@ -94,7 +94,7 @@ int znp_frame_parse(const uint8_t *p, size_t len, struct znp_frame *f)
     return 0;
 }
 
-void znp_try_frame(const uint8_t *buf, size_t i, size_t end, struct zb_try *t)
+void znp_try_frame(const uint8_t *buf, size_t i, size_t end, bool requests, struct zb_try *t)
 {
     t->kind = ZB_TRY_MORE;
     if (end - i < 2)
@@ -112,7 +112,7 @@ void znp_try_frame(const uint8_t *buf, size_t i, size_t end, struct zb_try *t)
     for (size_t k = i + 1; k < i + 5 + len; k++)
         x ^= buf[k];
     struct znp_frame f;
-    if (x != 0 || znp_frame_parse(buf + i + 2, len + 2, &f) < 0) {
+    if (x != 0 || (!requests && znp_frame_parse(buf + i + 2, len + 2, &f) < 0)) {
         t->kind = ZB_TRY_REJECT;
         t->reason = x != 0 ? ZB_REJECT_CHECKSUM : ZB_REJECT_FORMAT;
         t->next = i + 1;

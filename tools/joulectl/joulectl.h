@@ -30,5 +30,6 @@ int joulectl_api_target(const char *config_path, const char *addr, const char *t
                         bool need_token, struct joulectl_target *out);
 void joulectl_target_free(struct joulectl_target *t);
 int cmd_plan(int argc, char **argv);
+int cmd_meter(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@ static const struct joulectl_cmd commands[] = {
     { "status", "hosts, VMs, state and last plan of the running jouled", cmd_status },
     { "run", "start a policy round now (run consolidate --now)", cmd_run },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
+    { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
 };
 
 static void usage(FILE *f)
