@@ -32,6 +32,7 @@
 
 #define LOG_MODULE "executor"
 #define EXECUTOR_ABORT_GRACE_NS (10LL * JOULE_NS_PER_S)
+#define EXECUTOR_PROGRESS_NS (5LL * JOULE_NS_PER_S)
 
 /* power.c lands with the power issue (#7). Until it is linked these stay NULL; they are only
  * called with a power_ctl, which only power_ctl_new (a strong reference) can make. */
@@ -54,6 +55,7 @@ struct job {
     int64_t start_mono_ns;
     int64_t start_ns;
     bool abort_sent;
+    int64_t progress_mono_ns;   /* last progress log */
     pthread_t thread;
     bool has_thread;
     /* written by the worker, read by the loop after `finished` (under ex->mu) */
@@ -323,6 +325,7 @@ static void job_begin(struct executor *ex, struct job *j)
     j->state = JOB_RUNNING;
     j->start_mono_ns = clock_mono_ns(ex->d.clock);
     j->start_ns = clock_now_ns(ex->d.clock);
+    j->progress_mono_ns = j->start_mono_ns;
     ex->running++;
     ex->running_from[j->from]++;
     int mv = model_vm_find(ex->d.model, j->uuid);
@@ -531,9 +534,21 @@ int executor_poll(struct executor *ex)
             pthread_join(j->thread, NULL);
             j->has_thread = false;
             job_finish(ex, j);
-        } else if (!j->abort_sent && ex->d.cfg->migration.timeout_ns > 0 &&
-                   clock_mono_ns(ex->d.clock) - j->start_mono_ns >
-                       ex->d.cfg->migration.timeout_ns + EXECUTOR_ABORT_GRACE_NS) {
+        } else if (clock_mono_ns(ex->d.clock) - j->progress_mono_ns >= EXECUTOR_PROGRESS_NS) {
+            /* progress of the job, from the source's job info (drivers without it: nothing) */
+            struct hv_job_info ji;
+            struct joule_err e = { 0 };
+            j->progress_mono_ns = clock_mono_ns(ex->d.clock);
+            if (hypervisor_job_info(ex->d.hv[j->from], j->uuid, &ji, &e) == 0 && ji.active)
+                JLOG_INFO("event=migration_progress plan=%s vm=%s elapsed_s=%.1f processed_mib=%.1f "
+                          "remaining_mib=%.1f total_mib=%.1f",
+                          ex->plan_id, j->name, (double)ji.elapsed_ns / 1e9,
+                          (double)ji.data_processed / 1048576.0, (double)ji.data_remaining / 1048576.0,
+                          (double)ji.data_total / 1048576.0);
+        }
+        if (!fin && !j->abort_sent && ex->d.cfg->migration.timeout_ns > 0 &&
+            clock_mono_ns(ex->d.clock) - j->start_mono_ns >
+                ex->d.cfg->migration.timeout_ns + EXECUTOR_ABORT_GRACE_NS) {
             /* the driver did not abort at the timeout itself: do it from here */
             struct joule_err e = { 0 };
             j->abort_sent = true;

@@ -109,7 +109,7 @@ static int store_tick(struct monitor *mon, int64_t t_ns, const bool *sampled)
         hd[h] = host_doc(mon, (int)h, t_ns);
     int rc = store_insert(mon->d.store, "host_samples", (const bson_t *const *)hd, m->n_hosts, &e);
     docs_free(hd, m->n_hosts);
-    if (rc == 0) {
+    if (rc >= 0) { /* a count of documents written */
         bson_t **vd = xcalloc(m->n_vms + 1, sizeof *vd);
         size_t n = 0;
         for (size_t i = 0; i < m->n_vms; i++)
@@ -127,7 +127,7 @@ static int store_tick(struct monitor *mon, int64_t t_ns, const bool *sampled)
         if (k)
             JLOG_NOTICE("event=store_recovered failures=%lu", k);
     }
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 static void meter_tick(struct monitor *mon)

@@ -57,11 +57,41 @@ const char *snapshot_balance_name(enum policy_balance b)
 
 /* ---- reading ---- */
 
+struct host_key {
+    const char *name;
+    int idx;
+};
+
 struct rd {
     const char *origin;
     struct joule_err *err;
-    char path[160]; /* "hosts[2]" etc. */
+    char path[160];          /* "hosts[2]" etc. */
+    struct host_key *by_name; /* hosts sorted by name, for VM -> host lookups */
+    size_t n_hosts;
 };
+
+static int host_key_cmp(const void *a, const void *b)
+{
+    const struct host_key *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int host_lookup(const struct rd *rd, const char *name)
+{
+    size_t lo = 0, hi = rd->n_hosts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rd->by_name[mid].name, name);
+        if (c == 0)
+            return rd->by_name[mid].idx;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
 
 static int bad(struct rd *rd, const char *key, const char *what)
 {
@@ -141,8 +171,8 @@ static int get_str(struct rd *rd, const bson_iter_t *it, const char **out)
 static int get_enum(struct rd *rd, const bson_iter_t *it, int (*parse)(const char *),
                     const char *allowed, int *out)
 {
-    const char *s;
-    int rc, v;
+    const char *s = NULL;
+    int rc, v = 0;
     if ((rc = get_str(rd, it, &s)) < 0)
         return rc;
     if ((v = parse(s)) < 0) {
@@ -157,8 +187,8 @@ static int get_enum(struct rd *rd, const bson_iter_t *it, int (*parse)(const cha
 static int parse_policy(struct rd *rd, bson_iter_t *parent, struct policy_cfg *cfg)
 {
     bson_iter_t it;
-    int rc = 0, v;
-    int64_t i64;
+    int rc = 0, v = 0;
+    int64_t i64 = 0;
     if (!BSON_ITER_HOLDS_DOCUMENT(parent) || !bson_iter_recurse(parent, &it))
         return bad(rd, "policy", "expected an object");
     snprintf(rd->path, sizeof rd->path, "policy");
@@ -201,9 +231,9 @@ static int parse_policy(struct rd *rd, bson_iter_t *parent, struct policy_cfg *c
 static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
 {
     bool seen_cpus = false, seen_mem = false, seen_state = false, seen_load = false;
-    int rc = 0, v;
-    int64_t i64;
-    const char *s;
+    int rc = 0, v = 0;
+    int64_t i64 = 0;
+    const char *s = NULL;
     h->reachable = true;
     h->off_since_ns = SNAP_NEVER;
     while (rc == 0 && bson_iter_next(it)) {
@@ -242,6 +272,8 @@ static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
             rc = get_time(rd, it, &h->off_since_ns);
         } else if (!strcmp(k, "boot_ns")) {
             rc = get_int64(rd, it, 0, INT64_MAX, &h->boot_ns);
+        } else if (!strcmp(k, "receiving")) {
+            rc = get_bool(rd, it, &h->receiving);
         } else {
             rc = bad(rd, k, "unknown key");
         }
@@ -261,12 +293,11 @@ static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
     return 0;
 }
 
-static int parse_vm(struct rd *rd, bson_iter_t *it, const struct model_snapshot *snap,
-                    struct snap_vm *vm)
+static int parse_vm(struct rd *rd, bson_iter_t *it, struct snap_vm *vm)
 {
     bool seen_host = false, seen_cores = false, seen_mem = false;
     int rc = 0;
-    const char *s;
+    const char *s = NULL;
     vm->host = -1;
     vm->vcpus = 1;
     vm->last_move_ns = SNAP_NEVER;
@@ -284,12 +315,7 @@ static int parse_vm(struct rd *rd, bson_iter_t *it, const struct model_snapshot 
                 continue;
             if ((rc = get_str(rd, it, &s)) < 0)
                 break;
-            vm->host = -1;
-            for (size_t i = 0; i < snap->n_hosts; i++)
-                if (!strcmp(snap->hosts[i].name, s)) {
-                    vm->host = (int)i;
-                    break;
-                }
+            vm->host = host_lookup(rd, s);
             if (vm->host < 0) {
                 char msg[160];
                 snprintf(msg, sizeof msg, "no host named \"%s\"", s);
@@ -354,7 +380,7 @@ static int parse_doc(struct rd *rd, const bson_t *b, struct snapshot_doc *d)
     bson_iter_t it, hosts_it, vms_it;
     bool have_hosts = false, have_vms = false, have_now = false;
     int rc = 0;
-    int64_t i64;
+    int64_t i64 = 0;
     if (!bson_iter_init(&it, b))
         return joule_err_set(rd->err, JOULE_EINVAL, "%s: not a JSON object", rd->origin);
     snap->min_active_hosts = 1;
@@ -404,11 +430,18 @@ static int parse_doc(struct rd *rd, const bson_t *b, struct snapshot_doc *d)
         bson_iter_recurse(&arr, &el);
         if ((rc = parse_host(rd, &el, &snap->hosts[i])) < 0)
             return rc;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(snap->hosts[j].name, snap->hosts[i].name))
-                return bad(rd, "name", "duplicate host name");
         i++;
     }
+    rd->by_name = xcalloc(snap->n_hosts + 1, sizeof *rd->by_name);
+    rd->n_hosts = snap->n_hosts;
+    for (i = 0; i < snap->n_hosts; i++)
+        rd->by_name[i] = (struct host_key){ snap->hosts[i].name, (int)i };
+    qsort(rd->by_name, snap->n_hosts, sizeof *rd->by_name, host_key_cmp);
+    for (i = 1; i < snap->n_hosts; i++)
+        if (!strcmp(rd->by_name[i - 1].name, rd->by_name[i].name)) {
+            snprintf(rd->path, sizeof rd->path, "hosts[%d]", rd->by_name[i].idx);
+            return bad(rd, "name", "duplicate host name");
+        }
     snap->vms = xcalloc(snap->n_vms + 1, sizeof *snap->vms);
     if (have_vms) {
         i = 0;
@@ -416,7 +449,7 @@ static int parse_doc(struct rd *rd, const bson_t *b, struct snapshot_doc *d)
         while (bson_iter_next(&arr)) {
             snprintf(rd->path, sizeof rd->path, "vms[%zu]", i);
             bson_iter_recurse(&arr, &el);
-            if ((rc = parse_vm(rd, &el, snap, &snap->vms[i])) < 0)
+            if ((rc = parse_vm(rd, &el, &snap->vms[i])) < 0)
                 return rc;
             i++;
         }
@@ -454,6 +487,7 @@ int snapshot_json_parse(const char *json, size_t len, const char *origin,
     policy_cfg_defaults(&d->cfg);
     struct rd rd = { .origin = origin, .err = err };
     int rc = parse_doc(&rd, b, d);
+    free(rd.by_name);
     bson_destroy(b);
     if (rc < 0) {
         snapshot_doc_free(d);
@@ -465,7 +499,10 @@ int snapshot_json_parse(const char *json, size_t len, const char *origin,
 
 int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule_err *err)
 {
-    FILE *f = fopen(path, "rb");
+    bool use_stdin = !strcmp(path, "-");
+    FILE *f = use_stdin ? stdin : fopen(path, "rb");
+    if (use_stdin)
+        path = "<stdin>";
     if (!f)
         return joule_err_set(err, errno == ENOENT ? JOULE_ENOENT : JOULE_EIO, "%s: %s", path,
                              strerror(errno));
@@ -486,7 +523,8 @@ int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule
     }
     if (rc == 0 && ferror(f))
         rc = joule_err_set(err, JOULE_EIO, "%s: read error", path);
-    fclose(f);
+    if (!use_stdin)
+        fclose(f);
     if (rc == 0)
         rc = snapshot_json_parse(buf, len, path, out, err);
     free(buf);
@@ -548,6 +586,7 @@ void snapshot_to_bson(const struct model_snapshot *s, const struct policy_cfg *c
         BSON_APPEND_BOOL(&el, "reachable", h->reachable);
         append_time(&el, "off_since_ns", h->off_since_ns);
         BSON_APPEND_INT64(&el, "boot_ns", h->boot_ns);
+        BSON_APPEND_BOOL(&el, "receiving", h->receiving);
         bson_append_document_end(&arr, &el);
     }
     bson_append_array_end(doc, &arr);

@@ -11,7 +11,7 @@
  *   "hosts": [ { "name": "h1", "cpus": 4, "mem_mib": 8192, "state": "on"|"off"|"waking"|
  *                "draining"|"powering_off"|"unknown", "load_pct": 80, ["idle_w": 0],
  *                ["max_w": 0], ["priority": 0], ["excluded": false], ["reachable": true],
- *                ["off_since_ns": null], ["boot_ns": 0] } ],
+ *                ["off_since_ns": null], ["boot_ns": 0], ["receiving": false] } ],
  *   "vms": [ { "uuid": "...", ["name": uuid], "host": "h1" (name) or null, "cpu_cores": 1.6,
  *              "mem_mib": 1024, ["vcpus": 1], ["pinned": false], ["migrating": false],
  *              ["last_move_ns": null] } ] }
@@ -37,7 +37,7 @@ struct snapshot_doc {
 /* Parses a snapshot document. `origin` names it in errors ("file.json: hosts[2].cpus: ..."). */
 int snapshot_json_parse(const char *json, size_t len, const char *origin,
                         struct snapshot_doc **out, struct joule_err *err);
-/* Reads and parses a file. */
+/* Reads and parses a file ("-" = standard input, named "<stdin>" in errors). */
 int snapshot_json_load(const char *path, struct snapshot_doc **out, struct joule_err *err);
 void snapshot_doc_free(struct snapshot_doc *d);
 

@@ -109,7 +109,18 @@ static int best_fit(const struct pol_round *r, int v, int src)
     return best;
 }
 
+/* The last VM that fitted nowhere (tried first, on the unchanged state): any VM at least as
+ * large in cores and memory fits nowhere either, except perhaps on that VM's own host. Valid
+ * until the state changes (a host is emptied). Keeps repeated failures O(1). */
+struct fail_memo {
+    bool valid;
+    double cores;
+    double mem_mib;
+    int src;
+};
+
 struct trial {
+    struct fail_memo memo;
     struct vm_key *vms;
     int *dest;
     double *dest_load; /* destination load before the move */
@@ -132,11 +143,24 @@ static bool try_empty(struct pol_round *r, int c, struct trial *t)
     }
     qsort(t->vms, t->n, sizeof *t->vms, vm_key_cmp);
     double c_load = r->load_pct[c], c_mem = r->mem_used_mib[c];
+    const struct fail_memo *m = &t->memo;
+    const struct snap_vm *first = t->n > 0 ? &r->snap->vms[t->vms[0].vm] : NULL;
+    if (first && m->valid && m->src != c && first->cpu_cores >= m->cores - POLICY_CORES_EPS &&
+        first->mem_mib >= m->mem_mib - POLICY_MEM_EPS_MIB) {
+        bool src_fits = pol_host_managed(r, m->src) && pol_vm_mem_fits(r, t->vms[0].vm, m->src) &&
+                        r->load_pct[m->src] + pol_vm_pct_on(r, t->vms[0].vm, m->src) <=
+                            r->cfg->placement_target_pct + POLICY_LOAD_EPS_PCT;
+        if (!src_fits)
+            return false;
+    }
     size_t placed = 0;
     bool ok = true;
     for (; placed < t->n; placed++) {
         int v = t->vms[placed].vm, d = best_fit(r, v, c);
         if (d < 0) {
+            if (placed == 0)
+                t->memo = (struct fail_memo){ true, r->snap->vms[v].cpu_cores,
+                                              r->snap->vms[v].mem_mib, c };
             ok = false;
             break;
         }
@@ -188,6 +212,8 @@ size_t policy_consolidate(struct pol_round *r)
         int c = e.host;
         if (!pol_host_managed(r, c) || e.load != r->load_pct[c])
             continue; /* stale entry */
+        if (s->hosts[c].receiving)
+            continue; /* never power off a host that is receiving a VM */
         double c_cap = s->hosts[c].cpus, th2 = cfg->th2_factor * (cap - c_cap);
         if (!(used < th2 - POLICY_CORES_EPS))
             continue;
@@ -205,6 +231,7 @@ size_t policy_consolidate(struct pol_round *r)
         pol_plan_power_off(r, c, PLAN_REASON_TH2_CONSOLIDATE,
                            "th2: U %.2f < %.2f x C' %.2f cores, host emptied (%.1f%% load)", used,
                            cfg->th2_factor, cap - c_cap, c_load);
+        t.memo.valid = false; /* the state changed */
         powered_off++;
         n_active--;
         n_managed--;

@@ -34,6 +34,7 @@ struct snap_host {
     bool reachable;
     int64_t off_since_ns;   /* SNAP_NEVER if not off */
     int64_t boot_ns;        /* expected boot-to-verified time */
+    bool receiving;         /* a migration to it is in flight: never emptied or powered off */
 };
 
 struct snap_vm {

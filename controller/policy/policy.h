@@ -43,8 +43,9 @@ void policy_cfg_defaults(struct policy_cfg *cfg);
  * Errors: JOULE_EINVAL for a bad cfg or snapshot (message names the host/VM), JOULE_ENOTSUP.
  * THRESHOLD semantics:
  *  - active host = state ON with cpus > 0; WAKING hosts are capacity on its way; OFF hosts (not
- *    excluded) are wake candidates (priority, then idle_w, then index). Excluded hosts count for
- *    Th1's average but never give or take VMs and are never powered on or off.
+ *    excluded) are wake candidates (priority, then idle_w, then index). Excluded or unreachable
+ *    active hosts count for Th1's average and min_active_hosts but never give or take VMs and
+ *    are never powered off; excluded hosts are never powered on.
  *  - Th1 (capacity-weighted average load of active hosts > th1_pct) wakes one host, or emits an
  *    ALERT/NO_CAPACITY; expected_load_cores > 0 wakes hosts until it fits under th1_pct
  *    (PEAK_WAKE); fewer than min_active_hosts active + waking wakes more (MIN_HOSTS). PEAK_WAKE

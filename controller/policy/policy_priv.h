@@ -57,7 +57,8 @@ void pol_round_free(struct pol_round *r);
 /* Checks the snapshot: indices in range, finite non-negative numbers. JOULE_EINVAL + message. */
 int pol_snapshot_validate(const struct model_snapshot *snap, struct joule_err *err);
 
-/* Host is ON, not excluded, with a known capacity: may give and receive VMs. */
+/* Host is ON, reachable, not excluded, with a known capacity: may give and receive VMs, and
+ * be emptied and powered off. */
 bool pol_host_managed(const struct pol_round *r, int h);
 /* Host may be woken: OFF, not excluded, known capacity. */
 bool pol_host_wakeable(const struct pol_round *r, int h);

@@ -140,7 +140,8 @@ void pol_round_free(struct pol_round *r)
 
 bool pol_host_managed(const struct pol_round *r, int h)
 {
-    return r->role[h] == POL_HOST_ACTIVE && !r->snap->hosts[h].excluded;
+    const struct snap_host *sh = &r->snap->hosts[h];
+    return r->role[h] == POL_HOST_ACTIVE && !sh->excluded && sh->reachable;
 }
 
 bool pol_host_wakeable(const struct pol_round *r, int h)

@@ -11,6 +11,14 @@ set_tests_properties(joulectl_plan_json PROPERTIES PASS_REGULAR_EXPRESSION
 joule_add_test(NAME joulectl_plan_bands LABELS integration
   COMMAND $<TARGET_FILE:joulectl> plan --dry-run --balance bands ${_scen}/seed003_balance.json)
 set_tests_properties(joulectl_plan_bands PROPERTIES PASS_REGULAR_EXPRESSION "migrate +a-40 +A +B .* bands ")
+# From standard input, with the config's policy (bands) instead of the snapshot's defaults.
+joule_add_test(NAME joulectl_plan_stdin_config LABELS integration
+  COMMAND sh -c "exec \"$0\" plan --dry-run --config \"$1\" - < \"$2\""
+    $<TARGET_FILE:joulectl> ${CMAKE_SOURCE_DIR}/tests/data/plan-bands.conf
+    ${_scen}/seed003_balance.json)
+set_tests_properties(joulectl_plan_stdin_config PROPERTIES PASS_REGULAR_EXPRESSION
+  "dry run: <stdin>: 2 hosts \\(2 on\\), 8 VMs. policy threshold, balance bands.*migrate +a-40 +A +B .* bands ")
+# (no ";" in PASS_REGULAR_EXPRESSION: CMake would split it into alternatives)
 # A missing file is a clear error naming it.
 joule_add_test(NAME joulectl_plan_missing_file LABELS integration
   COMMAND $<TARGET_FILE:joulectl> plan --dry-run ${_scen}/no-such.json)

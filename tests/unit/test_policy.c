@@ -246,6 +246,24 @@ static void th2_respects_placement_target(void **state)
     snapshot_doc_free(d);
 }
 
+/* h0 (the lowest) is receiving a VM (migration in flight): it is not emptied; h1 is, onto h0. */
+static void th2_never_powers_off_receiving_host(void **state)
+{
+    struct snapshot_doc *d = parse(
+        "{" NOW "\"consolidation_allowed\": true, \"hosts\": ["
+        HOST("h0", "on", 10, ", \"receiving\": true") "," HOST("h1", "on", 20, "") "], \"vms\": ["
+        VM("v0", "h0", 0.4) "," VM("v1", "h1", 0.8) "]}");
+    struct plan p;
+    run(d, &p);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.actions[0].kind, PLAN_ACTION_MIGRATE);
+    assert_int_equal(p.actions[0].from, host(d, "h1"));
+    assert_int_equal(p.actions[0].to, host(d, "h0"));
+    assert_power(d, &p.actions[1], PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE, "h1");
+    plan_free(&p);
+    snapshot_doc_free(d);
+}
+
 static void bad_input_is_rejected(void **state)
 {
     struct snapshot_doc *d = parse("{" NOW "\"hosts\": [" HOST("A", "on", 50, "") "], \"vms\": ["
@@ -308,7 +326,7 @@ static void json_round_trip(void **state)
         "{" NOW "\"consolidation_allowed\": true, \"peak\": true, \"min_active_hosts\": 2, "
         "\"expected_load_cores\": 3.5, \"policy\": {\"balance\": \"bands\", \"th1_pct\": 75, "
         "\"max_moves_per_round\": 7, \"algorithm\": \"thr-mmt\"}, \"hosts\": ["
-        HOST("A", "on", 12.5, ", \"excluded\": true, \"priority\": 3, \"boot_ns\": 5") ","
+        HOST("A", "on", 12.5, ", \"excluded\": true, \"priority\": 3, \"boot_ns\": 5, \"receiving\": true") ","
         HOST("B", "off", 0, ", \"off_since_ns\": 42, \"reachable\": false") "], \"vms\": ["
         "{\"uuid\": \"u1\", \"name\": \"web\", \"host\": \"A\", \"vcpus\": 2, \"mem_mib\": 512, "
         "\"cpu_cores\": 0.25, \"pinned\": true, \"migrating\": true, \"last_move_ns\": 7},"
@@ -332,6 +350,7 @@ static void json_round_trip(void **state)
     assert_int_equal(e->snap.hosts[0].off_since_ns, SNAP_NEVER);
     assert_int_equal(e->snap.hosts[1].off_since_ns, 42);
     assert_false(e->snap.hosts[1].reachable);
+    assert_true(e->snap.hosts[0].receiving);
     assert_int_equal(e->snap.hosts[1].state, POWER_STATE_OFF);
     assert_int_equal(e->snap.n_vms, 2);
     assert_string_equal(e->snap.vms[0].name, "web");
@@ -403,6 +422,7 @@ int main(void)
         cmocka_unit_test(balance_respects_memory),
         cmocka_unit_test(th2_repeats_while_condition_holds),
         cmocka_unit_test(th2_respects_placement_target),
+        cmocka_unit_test(th2_never_powers_off_receiving_host),
         cmocka_unit_test(bad_input_is_rejected),
         cmocka_unit_test(json_errors_name_the_field),
         cmocka_unit_test(json_round_trip),

@@ -66,7 +66,8 @@ static void gen(struct rng *r, struct cluster *c, struct snap_host *hosts, struc
         h->max_w = h->idle_w + rng_int(r, 0, 200);
         h->priority = rng_int(r, 0, 2);
         h->excluded = rng_chance(r, 0.08);
-        h->reachable = true;
+        h->reachable = !rng_chance(r, 0.05);
+        h->receiving = rng_chance(r, 0.05);
     }
     size_t nv = (size_t)rng_int(r, 0, 60);
     s->n_vms = 0;
@@ -121,7 +122,10 @@ static bool vm_may_move(const struct cluster *c, const struct snap_vm *v)
     return v->host >= 0 && !v->pinned && !v->migrating && !in_cooldown(c, v);
 }
 
-static bool managed(const struct snap_host *h) { return h->state == POWER_STATE_ON && !h->excluded && h->cpus > 0; }
+static bool managed(const struct snap_host *h)
+{
+    return h->state == POWER_STATE_ON && !h->excluded && h->reachable && h->cpus > 0;
+}
 
 /* The plan replayed on a copy of the cluster: every safety rule checked action by action. */
 struct replay {
@@ -183,6 +187,7 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
             assert_true(s->consolidation_allowed);
             assert_true(a->host >= 0 && (size_t)a->host < s->n_hosts);
             assert_true(managed(&s->hosts[a->host]));
+            assert_false(s->hosts[a->host].receiving);
             assert_false(rp->off[a->host]);
             for (size_t v = 0; v < s->n_vms; v++)
                 assert_int_not_equal(rp->vm_host[v], a->host); /* keeps no VM */
@@ -269,6 +274,87 @@ static bool th1_fires(const struct cluster *c, bool *wakeable)
     return cap > 0 && used / cap * 100 > c->cfg.th1_pct + 1e-6 && !waking;
 }
 
+/* Bands: the most loaded host is heavy or the least loaded light, and a VM of the former would
+ * narrow the pair's gap (and fits in memory). */
+static bool bands_has_work(const struct cluster *c)
+{
+    const struct model_snapshot *s = &c->snap;
+    double load[64], sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        load[i] = s->hosts[i].load_pct;
+        if (managed(&s->hosts[i])) {
+            sum += load[i];
+            n++;
+        }
+    }
+    double mx, mn;
+    int hmax, hmin;
+    spread(c, load, &mx, &mn, &hmax, &hmin);
+    if (hmax < 0 || hmax == hmin)
+        return false;
+    double t = sum / (double)n, w = fmax(fabs(t - (mx + mn) / 2), c->cfg.balance_gap_pct);
+    if (!(mx > t + w + 1e-6 || mn < t - w - 1e-6))
+        return false;
+    double mem = 0;
+    for (size_t v = 0; v < s->n_vms; v++)
+        if (s->vms[v].host == hmin)
+            mem += s->vms[v].mem_mib;
+    for (size_t v = 0; v < s->n_vms; v++) {
+        const struct snap_vm *vm = &s->vms[v];
+        if (vm->host != hmax || !vm_may_move(c, vm))
+            continue;
+        double cs = vm->cpu_cores / s->hosts[hmax].cpus * 100, cd = vm->cpu_cores / s->hosts[hmin].cpus * 100;
+        if (cs > 1e-6 && fabs((mx - cs) - (mn + cd)) < mx - mn - 1e-6 &&
+            mem + vm->mem_mib <= s->hosts[hmin].mem_mib)
+            return true;
+    }
+    return false;
+}
+
+/* Th2 with an empty managed host: U < f x (C - its capacity) and above the host floor. */
+static bool th2_has_empty_host(const struct cluster *c)
+{
+    const struct model_snapshot *s = &c->snap;
+    double used = 0, cap = 0;
+    size_t n_on = 0, vms_on[64] = { 0 };
+    for (size_t v = 0; v < s->n_vms; v++)
+        vms_on[s->vms[v].host]++;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        n_on += s->hosts[i].state == POWER_STATE_ON && s->hosts[i].cpus > 0;
+        if (managed(&s->hosts[i])) {
+            used += s->hosts[i].load_pct / 100 * s->hosts[i].cpus;
+            cap += s->hosts[i].cpus;
+        }
+    }
+    size_t floor_hosts = s->min_active_hosts > 1 ? s->min_active_hosts : 1;
+    if (n_on <= floor_hosts)
+        return false;
+    for (size_t i = 0; i < s->n_hosts; i++)
+        if (managed(&s->hosts[i]) && vms_on[i] == 0 && !s->hosts[i].receiving &&
+            used < c->cfg.th2_factor * (cap - s->hosts[i].cpus) - 1e-6)
+            return true;
+    return false;
+}
+
+/* Peak: expected load does not fit under Th1 on active + waking capacity, and some host that
+ * has been off long enough may be woken. */
+static bool peak_has_work(const struct cluster *c)
+{
+    const struct model_snapshot *s = &c->snap;
+    double cap = 0;
+    bool cand = false;
+    for (size_t i = 0; i < s->n_hosts; i++) {
+        const struct snap_host *h = &s->hosts[i];
+        if ((h->state == POWER_STATE_ON || h->state == POWER_STATE_WAKING) && h->cpus > 0)
+            cap += h->cpus;
+        cand |= h->state == POWER_STATE_OFF && !h->excluded && h->cpus > 0 &&
+                (h->off_since_ns == SNAP_NEVER ||
+                 s->now_ns - h->off_since_ns >= c->cfg.host_min_off_ns);
+    }
+    return s->expected_load_cores > 0 && cap < s->expected_load_cores / (c->cfg.th1_pct / 100) - 1e-6 && cand;
+}
+
 static void run(const struct cluster *c, struct plan *p)
 {
     struct joule_err err = { 0 };
@@ -285,6 +371,7 @@ static void random_clusters_keep_every_rule(void **state)
     static struct snap_vm vms[512];
     struct cluster *c = calloc(1, sizeof *c);
     size_t n_moves = 0, n_off = 0, n_on = 0, n_balance_checked = 0, n_progress = 0;
+    size_t n_peak = 0, n_th2 = 0, n_bands = 0;
     for (int k = 0; k < N_CLUSTERS; k++) {
         gen(&r, c, hosts, vms);
         struct plan p, q;
@@ -305,6 +392,20 @@ static void random_clusters_keep_every_rule(void **state)
             assert_true(plan_count(&p, PLAN_ACTION_POWER_ON) >= 1);
         if (th1 && !wakeable)
             assert_true(plan_count(&p, PLAN_ACTION_ALERT) >= 1);
+        bool peak = peak_has_work(c);
+        if (peak) {
+            bool peak_wake = false;
+            for (size_t i = 0; i < p.n; i++) /* Th1's wake may have covered it */
+                peak_wake |= p.actions[i].reason == PLAN_REASON_PEAK_WAKE ||
+                             p.actions[i].reason == PLAN_REASON_TH1_WAKE;
+            assert_true(peak_wake);
+            n_peak++;
+        }
+        if (c->snap.consolidation_allowed && plan_count(&p, PLAN_ACTION_POWER_ON) == 0 &&
+            th2_has_empty_host(c)) {
+            assert_true(plan_count(&p, PLAN_ACTION_POWER_OFF) >= 1);
+            n_th2++;
+        }
         plan_free(&p);
         plan_free(&q);
 
@@ -331,12 +432,26 @@ static void random_clusters_keep_every_rule(void **state)
             plan_free(&p);
             c->snap.consolidation_allowed = allowed;
         }
+        if (c->cfg.balance == POLICY_BALANCE_BANDS && c->cfg.max_moves_per_round > 0) {
+            bool allowed = c->snap.consolidation_allowed;
+            c->snap.consolidation_allowed = false;
+            if (bands_has_work(c)) {
+                run(c, &p);
+                replay_plan(c, &p, &rp);
+                assert_true(plan_count(&p, PLAN_ACTION_MIGRATE) >= 1);
+                n_bands++;
+                plan_free(&p);
+            }
+            c->snap.consolidation_allowed = allowed;
+        }
     }
     free(c);
     printf("clusters %d: moves %zu, power-offs %zu, power-ons %zu, balance checked %zu "
-           "(progress %zu)\n", N_CLUSTERS, n_moves, n_off, n_on, n_balance_checked, n_progress);
+           "(progress %zu), progress checked: peak %zu, th2 %zu, bands %zu\n", N_CLUSTERS,
+           n_moves, n_off, n_on, n_balance_checked, n_progress, n_peak, n_th2, n_bands);
     /* The generator must exercise every rule, or the properties prove little. */
     assert_true(n_moves > 100 && n_off > 50 && n_on > 50 && n_progress > 50);
+    assert_true(n_peak > 20 && n_th2 > 50 && n_bands > 50);
 }
 
 int main(void)

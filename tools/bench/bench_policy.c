@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "policy/policy.h"
+#include "snapshot_json.h"
 #include "util/xalloc.h"
 
 #define TRACE_SAMPLES 288
@@ -291,6 +292,43 @@ static int bench_one(const struct traces *t, size_t nh, size_t nv, int reps, uns
     return 0;
 }
 
+/* Writes the cluster as a snapshot file (for joulectl plan --dry-run) and times the JSON. */
+static int write_snapshot(const struct traces *t, size_t nh, size_t nv, uint64_t seed,
+                          const char *path)
+{
+    struct cluster c;
+    cluster_gen(&c, t, nh, nv, seed);
+    struct policy_cfg cfg;
+    policy_cfg_defaults(&cfg);
+    double t0 = now_s();
+    char *j = snapshot_json_write(&c.snap, &cfg);
+    double t1 = now_s();
+    size_t len = strlen(j);
+    struct snapshot_doc *d = NULL;
+    struct joule_err err = { 0 };
+    int rc = snapshot_json_parse(j, len, path, &d, &err);
+    double t2 = now_s();
+    if (rc < 0) {
+        fprintf(stderr, "bench_policy: re-reading the snapshot: %s\n", err.msg);
+        free(j);
+        cluster_free(&c);
+        return 1;
+    }
+    snapshot_doc_free(d);
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(j, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "bench_policy: %s: %s\n", path, strerror(errno));
+        free(j);
+        cluster_free(&c);
+        return 1;
+    }
+    printf("snapshot %s: %zu bytes, JSON write %.1f ms, parse %.1f ms\n", path, len,
+           (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+    free(j);
+    cluster_free(&c);
+    return 0;
+}
+
 static int run_child(const struct traces *t, size_t nh, size_t nv, int reps, unsigned moves,
                      bool peak, uint64_t seed)
 {
@@ -313,10 +351,12 @@ static int run_child(const struct traces *t, size_t nh, size_t nv, int reps, uns
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_policy [--traces DIR] [--hosts N --vms M] [--reps N] [--moves N] "
-               "[--seed S] [--peak]\n"
+               "[--seed S] [--peak] [--write-snapshot FILE]\n"
                "Without --hosts: 1,000 hosts / 20,000 VMs and 10,000 / 200,000, each off-peak with\n"
                "the default move cap (4), before a peak (--peak: 90%% of the active capacity\n"
                "expected, peak pre-wake) and off-peak with a cap of 1,000 moves.\n"
+               "--write-snapshot FILE writes the generated cluster (default 1,000 / 20,000) as a\n"
+               "snapshot for joulectl plan --dry-run, and times the JSON write and parse.\n"
                "Traces default to %s.\n"
                "example: bench_policy --traces /work/shared/data/planetlab/20110303\n",
             JOULE_PLANETLAB_SAMPLE);
@@ -338,6 +378,7 @@ int main(int argc, char **argv)
     const char *dir = JOULE_PLANETLAB_SAMPLE;
     size_t nh = 0, nv = 0, reps = 0, moves = 0, seed = 20110303;
     bool peak = false;
+    const char *snapshot_out = NULL;
     for (int i = 1; i < argc; i++) {
         size_t *dst = NULL;
         if (!strcmp(argv[i], "--help")) {
@@ -345,6 +386,9 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--peak")) {
             peak = true;
+            continue;
+        } else if (!strcmp(argv[i], "--write-snapshot") && i + 1 < argc) {
+            snapshot_out = argv[++i];
             continue;
         } else if (!strcmp(argv[i], "--traces") && i + 1 < argc) {
             dir = argv[++i];
@@ -375,7 +419,9 @@ int main(int argc, char **argv)
         return 1;
     printf("bench_policy: %zu PlanetLab traces from %s, seed %zu\n", t.n, dir, seed);
     int rc = 0;
-    if (nh) {
+    if (snapshot_out) {
+        rc = write_snapshot(&t, nh ? nh : 1000, nv ? nv : 20000, seed, snapshot_out);
+    } else if (nh) {
         rc |= run_child(&t, nh, nv, reps ? (int)reps : 10, (unsigned)moves, peak, seed);
     } else {
         static const struct { size_t nh, nv; int reps; } sizes[] = {

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: joulectl plan --dry-run [--json] [--config FILE] [--balance NAME] SNAPSHOT.json\n"
+            "(SNAPSHOT.json may be - for standard input)\n"
             "Runs the policy on a cluster snapshot (JSON, see controller/snapshot_json.h) and prints\n"
             "the plan with each action's reason. Nothing is executed.\n"
             "  --config FILE    take the policy settings from a jouled config file (otherwise\n"
@@ -95,7 +96,7 @@ int cmd_plan(int argc, char **argv)
             config_path = argv[++i];
         } else if (!strcmp(argv[i], "--balance") && i + 1 < argc) {
             balance = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') { /* "-" alone is stdin */
             fprintf(stderr, "joulectl plan: unknown option \"%s\"\n", argv[i]);
             usage(stderr);
             return JOULECTL_EXIT_USAGE;
@@ -159,7 +160,7 @@ int cmd_plan(int argc, char **argv)
         for (size_t i = 0; i < d->snap.n_hosts; i++)
             active += d->snap.hosts[i].state == POWER_STATE_ON;
         printf("dry run: %s: %zu hosts (%zu on), %zu VMs; policy %s, balance %s, th1 %.0f%%\n",
-               snap_path, d->snap.n_hosts, active, d->snap.n_vms,
+               strcmp(snap_path, "-") ? snap_path : "<stdin>", d->snap.n_hosts, active, d->snap.n_vms,
                snapshot_algorithm_name(cfg.algorithm), snapshot_balance_name(cfg.balance),
                cfg.th1_pct);
         if (p.n == 0)
