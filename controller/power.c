@@ -67,6 +67,7 @@ enum call_kind { CALL_NONE, CALL_STATUS, CALL_ON, CALL_OFF_SOFT, CALL_OFF_HARD }
 struct power_job {
     enum call_kind kind;
     size_t method;            /* index into the host's methods */
+    unsigned action_seq;      /* which action an on/off call belongs to */
     struct power *drv;
     int64_t started_mono_ns;
     pthread_t thread;
@@ -91,6 +92,7 @@ struct power_host {
 
     /* the running action */
     bool acting;
+    unsigned action_seq;      /* bumped by every new action */
     enum record_power_action action;
     int64_t start_wall_ns;
     int64_t start_mono_ns;
@@ -312,6 +314,7 @@ static void begin_action(struct power_ctl *pc, struct power_host *h, enum record
                          const struct fsm_ctx *c)
 {
     h->acting = true;
+    h->action_seq++;
     h->action = a;
     h->start_wall_ns = clock_now_ns(pc->clock);
     h->start_mono_ns = c->now_ns;
@@ -434,10 +437,10 @@ static void a_cancel_drain(struct power_ctl *pc, struct power_host *h, const str
 /* A host changed state by itself (first observation, or someone pressed a button). */
 static void a_observed(struct power_ctl *pc, struct power_host *h, const struct fsm_ctx *c)
 {
-    bool unexpected = c->prev == POWER_STATE_ON || c->prev == POWER_STATE_OFF;
-    if (unexpected)
+    /* from unknown it is a first sighting (or the end of a hold); otherwise nobody asked */
+    if (c->prev != POWER_STATE_UNKNOWN)
         push_event(pc, "alert", h, "host went %s without joule (%s)",
-                   c->prev == POWER_STATE_ON ? "off" : "on",
+                   h->state == POWER_STATE_OFF ? "off" : "on",
                    c->verified_by ? c->verified_by : "?");
 }
 
@@ -513,7 +516,7 @@ static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
         h->off_since_ns = SNAP_NEVER;
     if (t->action)
         t->action(pc, h, c);
-    if (c->prev != t->next || ev != POWER_EV_DRAIN)
+    if (t->action != a_nothing)
         JLOG_NOTICE("event=power_transition host=%s from=%s to=%s ev=%s%s%s", h->cfg->name,
                     power_state_name(c->prev), power_state_name(t->next), ev_names[ev],
                     c->verified_by ? " verified_by=" : "", c->verified_by ? c->verified_by : "");
@@ -573,6 +576,7 @@ static void job_start(struct power_ctl *pc, struct power_host *h, enum call_kind
     memset(j, 0, sizeof *j);
     j->kind = kind;
     j->method = m;
+    j->action_seq = h->action_seq;
     j->drv = h->drv[m];
     j->started_mono_ns = now_ns;
     atomic_init(&j->done, false);
@@ -597,6 +601,18 @@ static void job_join(struct power_host *h)
         pthread_join(h->job.thread, NULL);
         h->job.threaded = false;
     }
+}
+
+static const char *call_name(enum call_kind k)
+{
+    switch (k) {
+    case CALL_NONE: return "none";
+    case CALL_STATUS: return "status";
+    case CALL_ON: return "on";
+    case CALL_OFF_SOFT: return "soft_off";
+    case CALL_OFF_HARD: return "hard_off";
+    }
+    return "?";
 }
 
 /* Verification by a status-capable method saying off. */
@@ -648,8 +664,8 @@ static void job_harvest(struct power_ctl *pc, struct power_host *h, struct fsm_c
         }
         return;
     }
-    /* an action call; its result matters only for the attempt it belongs to */
-    if (!h->acting || j->method != h->attempt)
+    /* an action call; its result matters only for the action and attempt it belongs to */
+    if (!h->acting || j->action_seq != h->action_seq || j->method != h->attempt)
         return;
     if (j->rc == 0) {
         h->call_ok = true;
@@ -672,9 +688,8 @@ static void job_harvest(struct power_ctl *pc, struct power_host *h, struct fsm_c
     }
     snprintf(h->error, sizeof h->error, "%s", j->err.msg);
     JLOG_WARN("event=power_call_failed host=%s method=%s call=%s try=%d error=\"%s\"",
-              h->cfg->name, method_name(h, j->method),
-              j->kind == CALL_ON ? "on" : j->kind == CALL_OFF_HARD ? "hard_off" : "soft_off",
-              h->call_tries, j->err.msg);
+              h->cfg->name, method_name(h, j->method), call_name(j->kind), h->call_tries,
+              j->err.msg);
     bool retry = h->call_tries < POWER_CALL_TRIES && j->rc != JOULE_ENOTSUP &&
                  j->rc != JOULE_EPERM && j->rc != JOULE_EINVAL && j->rc != JOULE_ENOENT;
     if (retry) {

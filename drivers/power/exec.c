@@ -26,6 +26,8 @@ extern char **environ;
 
 #define EXEC_OUTPUT_KEEP 160 /* bytes of the child's output kept for error messages */
 #define EXEC_REAP_MS 2000    /* after SIGKILL, wait this long for the child to be reaped */
+#define EXEC_POLL_SLICE_MS 50 /* output is read, and the exit checked, at least this often */
+#define EXEC_WAIT_SLICE_MS 5  /* after EOF, the exit is checked this often */
 
 struct pw_exec {
     char *host;
@@ -132,12 +134,29 @@ static void keep_output(char *buf, size_t *len, const char *data, size_t n)
     buf[*len] = '\0';
 }
 
+/* Reads what is there (fd is non-blocking); returns true at end of file or on an error. */
+static bool drain_output(int fd, char *kept, size_t *kept_len)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            keep_output(kept, kept_len, buf, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n == 0 || errno != EAGAIN;
+    }
+}
+
 int exec_run(char *const *argv, int64_t timeout_ns, int *exit_status, char *output,
              size_t output_size, struct joule_err *err)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return joule_err_set(err, JOULE_EIO, "exec %s: pipe: %s", argv[0], strerror(errno));
+    fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK); /* our end only */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -172,37 +191,27 @@ int exec_run(char *const *argv, int64_t timeout_ns, int *exit_status, char *outp
     bool timed_out = false, eof = false;
     int status = 0;
     pid_t w = 0;
-    while (!eof) {
+    /* Read output until the child exits (a daemon it leaves behind may hold the pipe open:
+     * that must not count as a timeout) or the deadline passes. */
+    for (;;) {
+        w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
         int64_t left_ms = (deadline - mono_ns()) / JOULE_NS_PER_MS;
         if (left_ms <= 0) {
             timed_out = true;
             break;
         }
         struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-        int pr = poll(&p, 1, left_ms > 1000 ? 1000 : (int)left_ms);
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (pr > 0) {
-            char buf[512];
-            ssize_t n = read(pfd[0], buf, sizeof buf);
-            if (n > 0)
-                keep_output(kept, &kept_len, buf, (size_t)n);
-            else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-                eof = true;
-        }
+        /* after EOF only the exit is awaited: short naps between checks */
+        int slice = eof ? EXEC_WAIT_SLICE_MS : EXEC_POLL_SLICE_MS;
+        int pr = poll(eof ? NULL : &p, eof ? 0 : 1, left_ms > slice ? slice : (int)left_ms);
+        if (pr > 0 && !eof)
+            eof = drain_output(pfd[0], kept, &kept_len);
     }
-    /* Output closed: the child (or what it left behind holding the pipe) is done writing. Wait
-     * for the child itself, still within the deadline. */
-    while (!timed_out) {
-        w = waitpid(pid, &status, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR))
-            break;
-        if (mono_ns() >= deadline) {
-            timed_out = true;
-            break;
-        }
-        struct timespec ts = { 0, 10 * JOULE_NS_PER_MS };
-        nanosleep(&ts, NULL);
+    if (!timed_out && !eof) {
+        /* the child is gone: take what it wrote without waiting for others holding the pipe */
+        drain_output(pfd[0], kept, &kept_len);
     }
     close(pfd[0]);
     if (timed_out) {

@@ -21,6 +21,8 @@
 #include "util/xalloc.h"
 
 #define IPMI_SDR_WALK_MAX 1024 /* records walked at most, looking for the watts sensor */
+#define IPMI_SDR_HEADER_LEN 5   /* record id (2), version, type, length of the rest */
+#define IPMI_SDR_CHUNK 16       /* bytes per Get SDR: small enough for any BMC */
 
 struct pw_ipmi {
     char *hostname; /* "host" or "host:port", as FreeIPMI takes it */
@@ -103,7 +105,7 @@ static int ipmi_session_open(struct pw_ipmi *s, ipmi_ctx_t *out, struct joule_er
         if (rc != JOULE_ETIMEDOUT && rc != JOULE_EBUSY)
             return rc;
     }
-    return joule_err_prefix(err, rc, "after %d attempts: ", s->retries + 1);
+    return s->retries > 0 ? joule_err_prefix(err, rc, "after %d attempts: ", s->retries + 1) : rc;
 }
 
 static void ipmi_session_close(ipmi_ctx_t ctx)
@@ -223,51 +225,73 @@ static int dcmi_watts(struct pw_ipmi *s, ipmi_ctx_t ctx, double *watts, struct j
     return rc;
 }
 
-/* Walks the SDR repository for the full sensor record of s->watts_sensor. */
+/* One piece of an SDR record (offset, up to n bytes) into buf; *next gets the next record id. */
+static int sdr_read(struct pw_ipmi *s, ipmi_ctx_t ctx, fiid_obj_t rs, uint16_t res_id,
+                    uint16_t record_id, uint8_t offset, uint8_t n, uint8_t *buf, uint16_t *next,
+                    struct joule_err *err)
+{
+    fiid_obj_clear(rs);
+    if (ipmi_cmd_get_sdr(ctx, res_id, record_id, offset, n, rs) < 0)
+        return ipmi_fail(s, ctx, "get SDR", err);
+    uint64_t nx = 0;
+    int len = fiid_obj_get_data(rs, "record_data", buf, n);
+    if (len != n || FIID_OBJ_GET(rs, "next_record_id", &nx) < 0)
+        return joule_err_set(err, JOULE_EPROTO, "ipmi %s: short SDR record %u (%d of %u bytes)",
+                             s->hostname, record_id, len, n);
+    *next = (uint16_t)nx;
+    return 0;
+}
+
+/* Walks the SDR repository for the full sensor record of s->watts_sensor: reserve, then per
+ * record the 5-byte header and the body in small pieces (what every BMC accepts). */
 static int fetch_sensor_sdr(struct pw_ipmi *s, ipmi_ctx_t ctx, struct joule_err *err)
 {
+    fiid_obj_t res = fiid_obj_create(tmpl_cmd_reserve_sdr_repository_rs);
     fiid_obj_t rs = fiid_obj_create(tmpl_cmd_get_sdr_rs);
-    if (!rs)
-        return joule_err_set(err, JOULE_EIO, "ipmi %s: out of memory", s->hostname);
     ipmi_sdr_ctx_t sdr = ipmi_sdr_ctx_create();
-    if (!sdr) {
-        fiid_obj_destroy(rs);
-        return joule_err_set(err, JOULE_EIO, "ipmi %s: out of memory", s->hostname);
-    }
+    int rc = 0;
+    uint64_t res_id = 0;
+    if (!res || !rs || !sdr)
+        rc = joule_err_set(err, JOULE_EIO, "ipmi %s: out of memory", s->hostname);
+    else if (ipmi_cmd_reserve_sdr_repository(ctx, res) < 0)
+        rc = ipmi_fail(s, ctx, "reserve SDR repository", err);
+    else if (FIID_OBJ_GET(res, "reservation_id", &res_id) < 0)
+        rc = joule_err_set(err, JOULE_EPROTO, "ipmi %s: reservation without an id", s->hostname);
     uint16_t record_id = 0;
-    int rc = joule_err_set(err, JOULE_ENOENT, "ipmi %s: no SDR record for sensor %d", s->hostname,
-                           s->watts_sensor);
-    for (int n = 0; n < IPMI_SDR_WALK_MAX; n++) {
-        fiid_obj_clear(rs);
-        /* 0xFF bytes = the whole record; no reservation needed for whole-record reads */
-        if (ipmi_cmd_get_sdr(ctx, 0, record_id, 0, 0xFF, rs) < 0) {
-            rc = ipmi_fail(s, ctx, "get SDR", err);
-            break;
-        }
+    for (int n = 0; rc == 0 && n < IPMI_SDR_WALK_MAX; n++) {
         uint8_t buf[IPMI_SDR_MAX_RECORD_LENGTH];
-        int len = fiid_obj_get_data(rs, "record_data", buf, sizeof buf);
-        uint64_t next = 0;
-        if (len < 0 || FIID_OBJ_GET(rs, "next_record_id", &next) < 0) {
-            rc = joule_err_set(err, JOULE_EPROTO, "ipmi %s: malformed SDR record", s->hostname);
+        uint16_t next = 0, ignored = 0;
+        if ((rc = sdr_read(s, ctx, rs, (uint16_t)res_id, record_id, 0, IPMI_SDR_HEADER_LEN, buf,
+                           &next, err)) < 0)
             break;
+        unsigned total = IPMI_SDR_HEADER_LEN + buf[IPMI_SDR_HEADER_LEN - 1];
+        for (unsigned off = IPMI_SDR_HEADER_LEN; rc == 0 && off < total; off += IPMI_SDR_CHUNK) {
+            unsigned want = total - off < IPMI_SDR_CHUNK ? total - off : IPMI_SDR_CHUNK;
+            rc = sdr_read(s, ctx, rs, (uint16_t)res_id, record_id, (uint8_t)off, (uint8_t)want,
+                          buf + off, &ignored, err);
         }
+        if (rc < 0)
+            break;
         uint8_t type = 0, num = 0;
-        if (ipmi_sdr_parse_record_id_and_type(sdr, buf, (unsigned)len, NULL, &type) == 0 &&
+        if (ipmi_sdr_parse_record_id_and_type(sdr, buf, total, NULL, &type) == 0 &&
             type == IPMI_SDR_FORMAT_FULL_SENSOR_RECORD &&
-            ipmi_sdr_parse_sensor_number(sdr, buf, (unsigned)len, &num) == 0 &&
-            num == s->watts_sensor) {
-            memcpy(s->sdr, buf, (size_t)len);
-            s->sdr_len = len;
+            ipmi_sdr_parse_sensor_number(sdr, buf, total, &num) == 0 && num == s->watts_sensor) {
+            memcpy(s->sdr, buf, total);
+            s->sdr_len = (int)total;
             s->sdr_ok = true;
-            rc = 0;
             break;
         }
-        if (next == 0xFFFF)
+        if (next == 0xFFFF) {
+            rc = joule_err_set(err, JOULE_ENOENT, "ipmi %s: no full SDR record for sensor %d",
+                               s->hostname, s->watts_sensor);
             break;
-        record_id = (uint16_t)next;
+        }
+        record_id = next;
     }
-    ipmi_sdr_ctx_destroy(sdr);
+    if (sdr)
+        ipmi_sdr_ctx_destroy(sdr);
     fiid_obj_destroy(rs);
+    fiid_obj_destroy(res);
     return rc;
 }
 

@@ -560,6 +560,13 @@ static void test_unexpected_changes(void **state)
     step(f);
     assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_ON);
     assert_true(has_alert(f, "b", "went on without joule"));
+    /* a host being drained that dies is also news */
+    struct joule_err err = { 0 };
+    assert_int_equal(power_ctl_mark_draining(f->pc, 1, &err), 0);
+    f->sc->hosts[1].power = SIM_POWER_OFF;
+    step(f);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_OFF);
+    assert_true(has_alert(f, "b", "went off without joule"));
 }
 
 static void test_request_on_cancels_drain_and_from_unknown(void **state)
@@ -587,6 +594,55 @@ static void test_request_on_cancels_drain_and_from_unknown(void **state)
     assert_false(r[0].ok);
     assert_int_equal(take_recs(f, r, 4), 1);
     assert_true(r[0].ok);
+}
+
+static void test_off_from_unknown(void **state)
+{
+    struct fx *f = *state;
+    struct joule_err err = { 0 };
+    struct power_facts idle = { .libvirt_reachable = true };
+    /* before anything was observed, joule counts no active host: refused */
+    assert_int_equal(power_ctl_request_off(f->pc, 1, &idle, 3, false, &err), JOULE_EPERM);
+    assert_non_null(strstr(err.msg, "0 active hosts"));
+    /* b fails an off and is left unknown (on hold); a later request may still switch it off */
+    settle_on(f);
+    f->sc->hosts[1].power_fails = true;
+    assert_int_equal(power_ctl_request_off(f->pc, 1, &idle, 3, false, &err), 0);
+    run_for(f, 200, 5);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_UNKNOWN);
+    f->sc->hosts[1].power_fails = false;
+    facts_from_sim(f);
+    assert_int_equal(power_ctl_request_off(f->pc, 1, &f->facts[1], 3, false, &err), 0);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_POWERING_OFF);
+    run_for(f, SIM_SHUT_S + 2, 1);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_OFF);
+    struct power_action_record r[4];
+    assert_int_equal(take_recs(f, r, 4), 2);
+    assert_false(r[0].ok);
+    assert_true(r[1].ok);
+}
+
+static void test_off_fallback_to_next_method(void **state)
+{
+    (void)state;
+    /* exec off fails (exit 1, twice): sim off is next */
+    struct opts o = { .min_active = 1, .methods_a = "\"exec\", \"sim\"", .exec_off = "/bin/false" };
+    struct fx *f = fx_make(&o);
+    settle_on(f);
+    struct joule_err err = { 0 };
+    assert_int_equal(power_ctl_request_off(f->pc, 0, &f->facts[0], 3, false, &err), 0);
+    step(f);
+    step(f);
+    assert_int_equal(f->sc->hosts[0].power, SIM_POWER_ON);
+    step(f);
+    assert_int_equal(f->sc->hosts[0].power, SIM_POWER_SHUTTING_DOWN);
+    run_for(f, SIM_SHUT_S + 2, 1);
+    assert_int_equal(power_ctl_state(f->pc, 0), POWER_STATE_OFF);
+    struct power_action_record r[2];
+    assert_int_equal(take_recs(f, r, 2), 1);
+    assert_true(r[0].ok);
+    assert_string_equal(r[0].method, "sim");
+    fx_free(f);
 }
 
 static void test_no_methods(void **state)
@@ -657,6 +713,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unexpected_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_on_cancels_drain_and_from_unknown, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_off_from_unknown, setup, teardown),
+        cmocka_unit_test(test_off_fallback_to_next_method),
         cmocka_unit_test(test_no_methods),
         cmocka_unit_test(test_sim_needs_cluster),
     };

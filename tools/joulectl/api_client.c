@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "api_client.h"
 #include "joulectl.h"
 #include "util/xalloc.h"
 

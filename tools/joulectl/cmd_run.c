@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_client.h"
 #include "joulectl.h"
 #include "util/httpc.h"
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_client.h"
 #include "joulectl.h"
 #include "util/httpc.h"
 

@@ -18,18 +18,8 @@ int cmd_check_config(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
-/* Where jouled's API is (api_client.c). */
-#include <stdbool.h>
-struct joulectl_target {
-    char *addr;   /* "127.0.0.1:8642" */
-    char *token;  /* NULL unless asked for */
-};
-/* config_path NULL = the default config (if it exists); addr / token_file override it.
- * Returns a JOULECTL_EXIT_* code (OK on success). */
-int joulectl_api_target(const char *config_path, const char *addr, const char *token_file,
-                        bool need_token, struct joulectl_target *out);
-void joulectl_target_free(struct joulectl_target *t);
 int cmd_plan(int argc, char **argv);
 int cmd_meter(int argc, char **argv);
+int cmd_power(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const struct joulectl_cmd commands[] = {
     { "run", "start a policy round now (run consolidate --now)", cmd_run },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
     { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
+    { "power", "switch a host on/off or read its power state", cmd_power },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,120 @@
+/* The exec power driver's command runner with real processes and real time: a command that
+ * outlives its timeout is killed with its whole process group, and a command that leaves a
+ * background process holding its output open still counts as finished when it exits. */
+#include "support/test_support.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "power/exec_priv.h"
+#include "util/xalloc.h"
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pid_t read_pid(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+/* Gone, or a zombie waiting for its new parent to reap it. */
+static bool dead(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    char buf[512] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+static void test_timeout_kills_the_group(void **state)
+{
+    (void)state;
+    char *dir = joule_test_tmpdir("power-exec");
+    char *pidfile = xasprintf("%s/bg.pid", dir);
+    char *script = xasprintf("echo started; sleep 30 & echo $! > %s; wait", pidfile);
+    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    int code = -1;
+    struct joule_err err = { 0 };
+    assert_int_equal(exec_run(argv, 300 * JOULE_NS_PER_MS, &code, NULL, 0, &err), JOULE_ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "no exit within 0.3 s (killed)"));
+    assert_non_null(strstr(err.msg, "started"));
+    pid_t bg = read_pid(pidfile);
+    assert_true(bg > 1);
+    int64_t deadline = mono_ms() + 5000;
+    while (!dead(bg) && mono_ms() < deadline)
+        poll(NULL, 0, 20);
+    assert_true(dead(bg)); /* the grandchild died with its group */
+    joule_test_rmtree(dir);
+    free(dir);
+    free(pidfile);
+    free(script);
+}
+
+static void test_background_holder_is_not_a_timeout(void **state)
+{
+    (void)state;
+    char *dir = joule_test_tmpdir("power-exec");
+    char *pidfile = xasprintf("%s/bg.pid", dir);
+    /* the background sleep keeps the output pipe open after sh exits 0 */
+    char *script = xasprintf("sleep 20 & echo $! > %s; echo done; exit 0", pidfile);
+    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    int code = -1;
+    char out[256] = "";
+    struct joule_err err = { 0 };
+    int rc = exec_run(argv, 10 * JOULE_NS_PER_S, &code, out, sizeof out, &err);
+    pid_t bg = read_pid(pidfile);
+    if (bg > 1)
+        kill(bg, SIGKILL); /* started (indirectly) by this test */
+    assert_int_equal(rc, 0);
+    assert_int_equal(code, 0);
+    assert_non_null(strstr(out, "done"));
+    joule_test_rmtree(dir);
+    free(dir);
+    free(pidfile);
+    free(script);
+}
+
+static void test_killed_by_signal(void **state)
+{
+    (void)state;
+    char *argv[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+    int code = -1;
+    struct joule_err err = { 0 };
+    assert_int_equal(exec_run(argv, 5 * JOULE_NS_PER_S, &code, NULL, 0, &err), JOULE_EIO);
+    assert_non_null(strstr(err.msg, "killed by signal 15"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timeout_kills_the_group),
+        cmocka_unit_test(test_background_holder_is_not_a_timeout),
+        cmocka_unit_test(test_killed_by_signal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
