@@ -18,7 +18,7 @@
 /* 2026-11-27T08:00:00Z */
 #define FX_T0 (1795766400LL * FX_S)
 
-static struct config *fx_config(const char *uri, const char *database, const char *spool,
+static inline struct config *fx_config(const char *uri, const char *database, const char *spool,
                                 int tick_s)
 {
     char *text = xasprintf(
@@ -38,7 +38,7 @@ static struct config *fx_config(const char *uri, const char *database, const cha
     return cfg;
 }
 
-static void fx_add_vm(struct hv_sample *s, int i, double cpu_s)
+static inline void fx_add_vm(struct hv_sample *s, int i, double cpu_s)
 {
     struct hv_vm_sample *v = hv_sample_add_vm(s);
     snprintf(v->uuid, sizeof v->uuid, "aaaaaaaa-0000-4000-8000-%012d", i);
@@ -50,7 +50,7 @@ static void fx_add_vm(struct hv_sample *s, int i, double cpu_s)
 }
 
 /* h1 runs vm-1 and vm-2, h2 runs vm-3; two samples 10 s apart so loads are non-zero. */
-static struct model *fx_model(const struct config *cfg, int64_t t_ns)
+static inline struct model *fx_model(const struct config *cfg, int64_t t_ns)
 {
     struct model *m = model_new(cfg);
     struct hv_sample s = { 0 };
@@ -83,7 +83,7 @@ struct fx_docs {
     size_t n;
 };
 
-static void fx_push(struct fx_docs *d, const char *coll, bson_t *doc)
+static inline void fx_push(struct fx_docs *d, const char *coll, bson_t *doc)
 {
     if (!doc)
         return;
@@ -92,7 +92,7 @@ static void fx_push(struct fx_docs *d, const char *coll, bson_t *doc)
 }
 
 /* One or more documents of every collection but leases (the store writes those itself). */
-static void fx_all_docs(const char *cluster, const struct model *m, int64_t t, struct fx_docs *d)
+static inline void fx_all_docs(const char *cluster, const struct model *m, int64_t t, struct fx_docs *d)
 {
     memset(d, 0, sizeof *d);
     for (size_t h = 0; h < m->n_hosts; h++) {
@@ -169,7 +169,7 @@ static void fx_all_docs(const char *cluster, const struct model *m, int64_t t, s
     fx_push(d, DOCS_POWER_ACTIONS, docs_power_action(cluster, &pa));
 }
 
-static void fx_docs_free(struct fx_docs *d)
+static inline void fx_docs_free(struct fx_docs *d)
 {
     for (size_t i = 0; i < d->n; i++)
         bson_destroy(d->doc[i]);

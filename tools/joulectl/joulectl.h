@@ -21,5 +21,6 @@ int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_meter(int argc, char **argv);
 int cmd_power(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct joulectl_cmd commands[] = {
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
     { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
     { "power", "switch a host on/off or read its power state", cmd_power },
+    { "report", "energy, savings, migrations, power actions and events from MongoDB", cmd_report },
 };
 
 static void usage(FILE *f)

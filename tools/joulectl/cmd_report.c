@@ -1,0 +1,1205 @@
+/* joulectl report - energy, savings, migrations, power actions and events from MongoDB.
+ *
+ * Sums are done by the server ($match / $group / $sum, one accumulator per $group: FerretDB 1.24
+ * returns 0 for every accumulator after the first). Percentiles, ratios and tables are computed
+ * here. A document that does not have the fields and types the report needs (schemas/) is
+ * skipped and counted, never trusted and never a crash. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mongoc/mongoc.h>
+
+#include "config.h"
+#include "joulectl.h"
+#include "store/mongo.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+#define J_PER_KWH 3.6e6
+#define MS_PER_HOUR 3600000LL
+#define MS_PER_DAY (24 * MS_PER_HOUR)
+#define DEFAULT_SPAN_MS MS_PER_DAY
+
+enum rep_format { REP_TABLE, REP_CSV, REP_JSON };
+
+struct rep_opts {
+    const char *uri;
+    const char *database;
+    const char *cluster;      /* NULL: every cluster */
+    int64_t since_ms;
+    int64_t until_ms;
+    bool by_day;
+    enum rep_format format;
+    const char *svg;
+};
+
+struct rep_host {
+    char *name;
+    double idle_w;            /* < 0 unknown */
+    double kwh;
+    double savings_kwh;
+    unsigned mig_out, mig_in, mig_failed;
+    unsigned pa_on, pa_off, pa_failed;
+};
+
+struct rep_cell {
+    int64_t bucket_ms;
+    int host;
+    double kwh;
+};
+
+struct rep_mark {
+    int64_t t_ms;
+    bool on;
+    bool ok;
+    int host;
+};
+
+struct rep_count {
+    char *key;
+    int64_t n;
+};
+
+struct report {
+    struct rep_host *hosts;
+    size_t n_hosts, cap_hosts;
+    struct rep_cell *cells;
+    size_t n_cells, cap_cells;
+    int64_t *buckets;
+    size_t n_buckets, cap_buckets;
+    double total_kwh;
+    double savings_kwh;
+    unsigned mig_count, mig_ok, mig_failed, mig_aborted;
+    double *mig_dur;
+    size_t n_mig_dur, cap_mig_dur;
+    unsigned pa_count, pa_on, pa_off, pa_failed;
+    double *pa_dur;
+    size_t n_pa_dur, cap_pa_dur;
+    struct rep_mark *marks;
+    size_t n_marks, cap_marks;
+    struct rep_count *events;
+    size_t n_events, cap_events;
+    int64_t skipped_power, skipped_hosts, skipped_migrations, skipped_actions, skipped_events;
+};
+
+static void report_free(struct report *r)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        free(r->hosts[i].name);
+    for (size_t i = 0; i < r->n_events; i++)
+        free(r->events[i].key);
+    free(r->hosts);
+    free(r->cells);
+    free(r->buckets);
+    free(r->mig_dur);
+    free(r->pa_dur);
+    free(r->marks);
+    free(r->events);
+}
+
+static int host_index(struct report *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_hosts; i++)
+        if (strcmp(r->hosts[i].name, name) == 0)
+            return (int)i;
+    xgrow((void **)&r->hosts, &r->cap_hosts, r->n_hosts + 1, sizeof *r->hosts);
+    struct rep_host *h = &r->hosts[r->n_hosts];
+    memset(h, 0, sizeof *h);
+    h->name = xstrdup(name);
+    h->idle_w = -1;
+    return (int)r->n_hosts++;
+}
+
+static void push_double(double **v, size_t *n, size_t *cap, double x)
+{
+    xgrow((void **)v, cap, *n + 1, sizeof **v);
+    (*v)[(*n)++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* qsort with n == 0 and a NULL array is undefined: skip it */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v: the value at rank ceil(p/100 * n). NAN when empty. */
+static double percentile(const double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+    if (rank < 1)
+        rank = 1;
+    return v[rank - 1];
+}
+
+/* ---------------------------------------------------------------- time */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* "2026-11-27", "2026-11-27T08:00[:00][Z]", "now", "-24h", "-7d", "-30m" (relative to now). */
+static int parse_time(const char *s, int64_t now_ms, int64_t *out)
+{
+    if (strcmp(s, "now") == 0) {
+        *out = now_ms;
+        return 0;
+    }
+    if (s[0] == '-') {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s + 1, &end, 10);
+        if (errno || end == s + 1 || v < 0 || end[1] != '\0')
+            return -1;
+        int64_t unit;
+        switch (*end) {
+        case 'm': unit = 60000; break;
+        case 'h': unit = MS_PER_HOUR; break;
+        case 'd': unit = MS_PER_DAY; break;
+        default: return -1;
+        }
+        *out = now_ms - (int64_t)v * unit;
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return -1;
+    const char *rest = s + n;
+    if (*rest == 'T' || *rest == ' ') {
+        int m2 = 0;
+        if (sscanf(rest + 1, "%2d:%2d%n", &h, &mi, &m2) != 2)
+            return -1;
+        rest += 1 + m2;
+        if (*rest == ':') {
+            int m3 = 0;
+            if (sscanf(rest + 1, "%2d%n", &sec, &m3) != 1)
+                return -1;
+            rest += 1 + m3;
+        }
+    }
+    if (*rest == 'Z')
+        rest++;
+    if (*rest || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    *out = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi) * 60000LL +
+           sec * 1000LL;
+    return 0;
+}
+
+static void fmt_iso(int64_t ms, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Tables are in local time with the zone (DESIGN.md, operator conventions). */
+static void fmt_local(int64_t ms, bool by_day, char *buf, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, by_day ? "%Y-%m-%d %Z" : "%Y-%m-%d %H:%M %Z", &tm);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+struct rep_ctx {
+    mongoc_client_t *client;
+    const struct rep_opts *o;
+    char err[1024];
+};
+
+static mongoc_collection_t *coll(struct rep_ctx *c, const char *name)
+{
+    return mongoc_client_get_collection(c->client, c->o->database, name);
+}
+
+/* {cluster?, field: {$gte: since, $lt: until}} plus what more adds. */
+static bson_t *range_filter(const struct rep_opts *o, const char *field)
+{
+    bson_t *f = bson_new();
+    if (o->cluster)
+        BSON_APPEND_UTF8(f, "cluster", o->cluster);
+    bson_t r;
+    BSON_APPEND_DOCUMENT_BEGIN(f, field, &r);
+    BSON_APPEND_DATE_TIME(&r, "$gte", o->since_ms);
+    BSON_APPEND_DATE_TIME(&r, "$lt", o->until_ms);
+    bson_append_document_end(f, &r);
+    return f;
+}
+
+static void add_type(bson_t *f, const char *field, const char *type)
+{
+    bson_t t;
+    BSON_APPEND_DOCUMENT_BEGIN(f, field, &t);
+    BSON_APPEND_UTF8(&t, "$type", type);
+    bson_append_document_end(f, &t);
+}
+
+static int count(struct rep_ctx *c, const char *name, const bson_t *filter, int64_t *out)
+{
+    mongoc_collection_t *col = coll(c, name);
+    bson_error_t be;
+    int64_t n = mongoc_collection_count_documents(col, filter, NULL, NULL, NULL, &be);
+    mongoc_collection_destroy(col);
+    if (n < 0) {
+        snprintf(c->err, sizeof c->err, "count %s: %s", name, be.message);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Documents of the cluster whose time field is not a date: never in any range, still malformed. */
+static int count_undated(struct rep_ctx *c, const char *name, const char *field, int64_t *out)
+{
+    bson_t *f = bson_new();
+    if (c->o->cluster)
+        BSON_APPEND_UTF8(f, "cluster", c->o->cluster);
+    bson_t n, t;
+    BSON_APPEND_DOCUMENT_BEGIN(f, field, &n);
+    BSON_APPEND_DOCUMENT_BEGIN(&n, "$not", &t);
+    BSON_APPEND_UTF8(&t, "$type", "date");
+    bson_append_document_end(&n, &t);
+    bson_append_document_end(f, &n);
+    int rc = count(c, name, f, out);
+    bson_destroy(f);
+    return rc;
+}
+
+typedef int (*row_fn)(struct rep_ctx *c, const bson_t *row, void *arg);
+
+/* Runs [ {$match: match}, {$group: {_id: id, v: {$sum: sum}}}, {$sort: {_id: 1}} ]; `id` and
+ * `sum` are appended by the callers' builders below. */
+static int aggregate(struct rep_ctx *c, const char *name, bson_t *pipeline, row_fn fn, void *arg)
+{
+    mongoc_collection_t *col = coll(c, name);
+    mongoc_cursor_t *cur = mongoc_collection_aggregate(col, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
+    const bson_t *row;
+    int rc = 0;
+    while (rc == 0 && mongoc_cursor_next(cur, &row))
+        rc = fn(c, row, arg);
+    bson_error_t be;
+    if (rc == 0 && mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "aggregate %s: %s", name, be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    mongoc_collection_destroy(col);
+    return rc;
+}
+
+static bson_t *group_pipeline(const bson_t *match, const bson_t *id_doc, const char *id_field,
+                              const char *sum_field)
+{
+    bson_t *p = bson_new();
+    bson_t arr, st, g, acc, sort, sk;
+    BSON_APPEND_ARRAY_BEGIN(p, "pipeline", &arr);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &st);
+    BSON_APPEND_DOCUMENT(&st, "$match", match);
+    bson_append_document_end(&arr, &st);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &st);
+    BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g);
+    if (id_doc)
+        BSON_APPEND_DOCUMENT(&g, "_id", id_doc);
+    else if (id_field)
+        BSON_APPEND_UTF8(&g, "_id", id_field);
+    else
+        BSON_APPEND_NULL(&g, "_id");
+    BSON_APPEND_DOCUMENT_BEGIN(&g, "v", &acc);
+    if (sum_field)
+        BSON_APPEND_UTF8(&acc, "$sum", sum_field);
+    else
+        BSON_APPEND_INT32(&acc, "$sum", 1);
+    bson_append_document_end(&g, &acc);
+    bson_append_document_end(&st, &g);
+    bson_append_document_end(&arr, &st);
+    BSON_APPEND_DOCUMENT_BEGIN(&arr, "2", &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(&sort, "$sort", &sk);
+    BSON_APPEND_INT32(&sk, "_id", 1);
+    bson_append_document_end(&sort, &sk);
+    bson_append_document_end(&arr, &sort);
+    bson_append_array_end(p, &arr);
+    return p;
+}
+
+static bool get_num(const bson_t *b, const char *key, double *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, b, key) || !BSON_ITER_HOLDS_NUMBER(&it))
+        return false;
+    *out = bson_iter_as_double(&it);
+    return true;
+}
+
+static bool get_double(const bson_t *b, const char *key, double *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, b, key) || !BSON_ITER_HOLDS_DOUBLE(&it))
+        return false;
+    *out = bson_iter_double(&it);
+    return isfinite(*out);
+}
+
+static const char *get_str(const bson_t *b, const char *key)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, b, key) || !BSON_ITER_HOLDS_UTF8(&it))
+        return NULL;
+    return bson_iter_utf8(&it, NULL);
+}
+
+static bool get_date(const bson_t *b, const char *key, int64_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, b, key) || !BSON_ITER_HOLDS_DATE_TIME(&it))
+        return false;
+    *out = bson_iter_date_time(&it);
+    return true;
+}
+
+static bool get_bool(const bson_t *b, const char *key, bool *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, b, key) || !BSON_ITER_HOLDS_BOOL(&it))
+        return false;
+    *out = bson_iter_bool(&it);
+    return true;
+}
+
+/* --- energy */
+
+static bson_t *energy_match(const struct rep_opts *o)
+{
+    bson_t *m = range_filter(o, "t");
+    add_type(m, "host", "string");
+    add_type(m, o->by_day ? "day" : "hour", "date");
+    bson_t j;
+    BSON_APPEND_DOCUMENT_BEGIN(m, "joules", &j);
+    BSON_APPEND_UTF8(&j, "$type", "double");
+    BSON_APPEND_DOUBLE(&j, "$gte", 0);
+    bson_append_document_end(m, &j);
+    return m;
+}
+
+static int energy_row(struct rep_ctx *c, const bson_t *row, void *arg)
+{
+    (void)c;
+    struct report *r = arg;
+    bson_iter_t it, id;
+    double j;
+    if (!bson_iter_init_find(&it, row, "_id") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &id) || !get_num(row, "v", &j))
+        return 0;
+    const char *host = NULL;
+    int64_t b = 0;
+    bool have_b = false;
+    while (bson_iter_next(&id)) {
+        if (strcmp(bson_iter_key(&id), "host") == 0 && BSON_ITER_HOLDS_UTF8(&id))
+            host = bson_iter_utf8(&id, NULL);
+        else if (strcmp(bson_iter_key(&id), "b") == 0 && BSON_ITER_HOLDS_DATE_TIME(&id)) {
+            b = bson_iter_date_time(&id);
+            have_b = true;
+        }
+    }
+    if (!host || !have_b)
+        return 0;
+    int h = host_index(r, host);
+    xgrow((void **)&r->cells, &r->cap_cells, r->n_cells + 1, sizeof *r->cells);
+    r->cells[r->n_cells++] = (struct rep_cell){ b, h, j / J_PER_KWH };
+    r->hosts[h].kwh += j / J_PER_KWH;
+    r->total_kwh += j / J_PER_KWH;
+    bool seen = false;
+    for (size_t i = 0; i < r->n_buckets && !seen; i++)
+        seen = r->buckets[i] == b;
+    if (!seen) {
+        xgrow((void **)&r->buckets, &r->cap_buckets, r->n_buckets + 1, sizeof *r->buckets);
+        r->buckets[r->n_buckets++] = b;
+    }
+    return 0;
+}
+
+static int query_energy(struct rep_ctx *c, struct report *r)
+{
+    bson_t *m = energy_match(c->o);
+    bson_t id = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&id, "host", "$host");
+    BSON_APPEND_UTF8(&id, "b", c->o->by_day ? "$day" : "$hour");
+    bson_t *p = group_pipeline(m, &id, NULL, "$joules");
+    int rc = aggregate(c, "power_samples", p, energy_row, r);
+    bson_destroy(p);
+    bson_destroy(&id);
+    int64_t all = 0, good = 0, undated = 0;
+    bson_t *f = range_filter(c->o, "t");
+    if (rc == 0)
+        rc = count(c, "power_samples", f, &all);
+    if (rc == 0)
+        rc = count(c, "power_samples", m, &good);
+    if (rc == 0)
+        rc = count_undated(c, "power_samples", "t", &undated);
+    r->skipped_power = all - good + undated;
+    bson_destroy(f);
+    bson_destroy(m);
+    sort(r->buckets, r->n_buckets, sizeof *r->buckets, cmp_i64);
+    return rc;
+}
+
+/* --- hosts (idle watts of the power model) and savings */
+
+static int query_hosts(struct rep_ctx *c, struct report *r)
+{
+    mongoc_collection_t *col = coll(c, "hosts");
+    bson_t *f = bson_new();
+    if (c->o->cluster)
+        BSON_APPEND_UTF8(f, "cluster", c->o->cluster);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, f, NULL, NULL);
+    const bson_t *d;
+    while (mongoc_cursor_next(cur, &d)) {
+        const char *name = get_str(d, "host");
+        double idle;
+        if (!name || !get_double(d, "idle_w", &idle) || idle < 0) {
+            r->skipped_hosts++;
+            continue;
+        }
+        r->hosts[host_index(r, name)].idle_w = idle;
+    }
+    bson_error_t be;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "hosts: %s", be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    mongoc_collection_destroy(col);
+    return rc;
+}
+
+static int sum_row(struct rep_ctx *c, const bson_t *row, void *arg)
+{
+    (void)c;
+    double v;
+    if (get_num(row, "v", &v))
+        *(double *)arg += v;
+    return 0;
+}
+
+/* Keeping every host on would have cost at least its idle watts. For the samples in which a host
+ * drew less than that (off, or in standby), the difference is what switching it off saved:
+ * idle_w * sum(interval_s) - sum(joules) over those samples. */
+static int query_savings(struct rep_ctx *c, struct report *r)
+{
+    for (size_t h = 0; h < r->n_hosts; h++) {
+        struct rep_host *rh = &r->hosts[h];
+        if (rh->idle_w <= 0)
+            continue;
+        bson_t *m = energy_match(c->o);
+        BSON_APPEND_UTF8(m, "host", rh->name);
+        bson_t w;
+        BSON_APPEND_DOCUMENT_BEGIN(m, "watts", &w);
+        BSON_APPEND_UTF8(&w, "$type", "double");
+        BSON_APPEND_DOUBLE(&w, "$lt", rh->idle_w);
+        bson_append_document_end(m, &w);
+        add_type(m, "interval_s", "double");
+        double secs = 0, joules = 0;
+        bson_t *p1 = group_pipeline(m, NULL, NULL, "$interval_s");
+        bson_t *p2 = group_pipeline(m, NULL, NULL, "$joules");
+        int rc = aggregate(c, "power_samples", p1, sum_row, &secs);
+        if (rc == 0)
+            rc = aggregate(c, "power_samples", p2, sum_row, &joules);
+        bson_destroy(p1);
+        bson_destroy(p2);
+        bson_destroy(m);
+        if (rc < 0)
+            return rc;
+        double saved = (rh->idle_w * secs - joules) / J_PER_KWH;
+        rh->savings_kwh = saved > 0 ? saved : 0;
+        r->savings_kwh += rh->savings_kwh;
+    }
+    return 0;
+}
+
+/* --- migrations and power actions */
+
+static int query_migrations(struct rep_ctx *c, struct report *r)
+{
+    mongoc_collection_t *col = coll(c, "migrations");
+    bson_t *f = range_filter(c->o, "start");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, f, NULL, NULL);
+    const bson_t *d;
+    while (mongoc_cursor_next(cur, &d)) {
+        const char *from = get_str(d, "from"), *to = get_str(d, "to"), *res = get_str(d, "result");
+        const char *vm = get_str(d, "vm");
+        double dur;
+        bool ok;
+        int64_t start;
+        if (!from || !to || !res || !vm || !get_double(d, "duration_s", &dur) || dur < 0 ||
+            !get_bool(d, "ok", &ok) || !get_date(d, "start", &start) ||
+            (strcmp(res, "ok") != 0 && strcmp(res, "failed") != 0 && strcmp(res, "aborted") != 0) ||
+            ok != (strcmp(res, "ok") == 0)) {
+            r->skipped_migrations++;
+            continue;
+        }
+        r->mig_count++;
+        int hf = host_index(r, from), ht = host_index(r, to);
+        r->hosts[hf].mig_out++;
+        if (ok) {
+            r->mig_ok++;
+            r->hosts[ht].mig_in++;
+            push_double(&r->mig_dur, &r->n_mig_dur, &r->cap_mig_dur, dur);
+        } else {
+            r->hosts[hf].mig_failed++;
+            if (strcmp(res, "aborted") == 0)
+                r->mig_aborted++;
+            else
+                r->mig_failed++;
+        }
+    }
+    bson_error_t be;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "migrations: %s", be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(f);
+    mongoc_collection_destroy(col);
+    int64_t undated = 0;
+    if (rc == 0 && (rc = count_undated(c, "migrations", "start", &undated)) == 0)
+        r->skipped_migrations += undated;
+    sort(r->mig_dur, r->n_mig_dur, sizeof *r->mig_dur, cmp_double);
+    return rc;
+}
+
+static int query_power_actions(struct rep_ctx *c, struct report *r)
+{
+    mongoc_collection_t *col = coll(c, "power_actions");
+    bson_t *f = range_filter(c->o, "start");
+    bson_t *opts = BCON_NEW("sort", "{", "start", BCON_INT32(1), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, f, opts, NULL);
+    const bson_t *d;
+    while (mongoc_cursor_next(cur, &d)) {
+        const char *host = get_str(d, "host"), *action = get_str(d, "action");
+        double dur;
+        bool ok;
+        int64_t start;
+        if (!host || !action || (strcmp(action, "on") != 0 && strcmp(action, "off") != 0) ||
+            !get_double(d, "duration_s", &dur) || dur < 0 || !get_bool(d, "ok", &ok) ||
+            !get_date(d, "start", &start)) {
+            r->skipped_actions++;
+            continue;
+        }
+        bool on = strcmp(action, "on") == 0;
+        int h = host_index(r, host);
+        r->pa_count++;
+        if (on) {
+            r->pa_on++;
+            r->hosts[h].pa_on++;
+        } else {
+            r->pa_off++;
+            r->hosts[h].pa_off++;
+        }
+        if (ok)
+            push_double(&r->pa_dur, &r->n_pa_dur, &r->cap_pa_dur, dur);
+        else {
+            r->pa_failed++;
+            r->hosts[h].pa_failed++;
+        }
+        xgrow((void **)&r->marks, &r->cap_marks, r->n_marks + 1, sizeof *r->marks);
+        r->marks[r->n_marks++] = (struct rep_mark){ start, on, ok, h };
+    }
+    bson_error_t be;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "power_actions: %s", be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(f);
+    mongoc_collection_destroy(col);
+    int64_t undated = 0;
+    if (rc == 0 && (rc = count_undated(c, "power_actions", "start", &undated)) == 0)
+        r->skipped_actions += undated;
+    sort(r->pa_dur, r->n_pa_dur, sizeof *r->pa_dur, cmp_double);
+    return rc;
+}
+
+/* --- events */
+
+static int event_row(struct rep_ctx *c, const bson_t *row, void *arg)
+{
+    (void)c;
+    struct report *r = arg;
+    const char *kind = get_str(row, "_id");
+    double n;
+    if (!kind || !get_num(row, "v", &n))
+        return 0;
+    xgrow((void **)&r->events, &r->cap_events, r->n_events + 1, sizeof *r->events);
+    r->events[r->n_events++] = (struct rep_count){ xstrdup(kind), (int64_t)n };
+    return 0;
+}
+
+static int query_events(struct rep_ctx *c, struct report *r)
+{
+    bson_t *m = range_filter(c->o, "t");
+    add_type(m, "kind", "string");
+    bson_t *p = group_pipeline(m, NULL, "$kind", NULL);
+    int rc = aggregate(c, "events", p, event_row, r);
+    bson_destroy(p);
+    int64_t all = 0, good = 0, undated = 0;
+    bson_t *f = range_filter(c->o, "t");
+    if (rc == 0)
+        rc = count(c, "events", f, &all);
+    if (rc == 0)
+        rc = count(c, "events", m, &good);
+    if (rc == 0)
+        rc = count_undated(c, "events", "t", &undated);
+    r->skipped_events = all - good + undated;
+    bson_destroy(f);
+    bson_destroy(m);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static double cell(const struct report *r, int64_t b, size_t h)
+{
+    for (size_t i = 0; i < r->n_cells; i++)
+        if (r->cells[i].bucket_ms == b && r->cells[i].host == (int)h)
+            return r->cells[i].kwh;
+    return 0;
+}
+
+static double bucket_total(const struct report *r, int64_t b)
+{
+    double t = 0;
+    for (size_t i = 0; i < r->n_cells; i++)
+        if (r->cells[i].bucket_ms == b)
+            t += r->cells[i].kwh;
+    return t;
+}
+
+static int cmp_host_name(const void *a, const void *b)
+{
+    return strcmp(((const struct rep_host *)a)->name, ((const struct rep_host *)b)->name);
+}
+
+static double savings_pct(const struct report *r)
+{
+    double base = r->total_kwh + r->savings_kwh;
+    return base > 0 ? 100.0 * r->savings_kwh / base : 0;
+}
+
+static void put_pct(FILE *f, const char *label, double v)
+{
+    if (isnan(v))
+        fprintf(f, "  %s -", label);
+    else
+        fprintf(f, "  %s %.1f", label, v);
+}
+
+static void print_table(FILE *f, const struct rep_opts *o, const struct report *r)
+{
+    char a[64], b[64];
+    fmt_local(o->since_ms, false, a, sizeof a);
+    fmt_local(o->until_ms, false, b, sizeof b);
+    fprintf(f, "joule report  cluster %s  %s .. %s  (per %s)\n\n", o->cluster ? o->cluster : "(all)",
+            a, b, o->by_day ? "day" : "hour");
+    fprintf(f, "Energy (kWh)\n%-22s", o->by_day ? "day" : "hour");
+    for (size_t h = 0; h < r->n_hosts; h++)
+        fprintf(f, " %10s", r->hosts[h].name);
+    fprintf(f, " %10s\n", "total");
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        fmt_local(r->buckets[i], o->by_day, a, sizeof a);
+        fprintf(f, "%-22s", a);
+        for (size_t h = 0; h < r->n_hosts; h++)
+            fprintf(f, " %10.3f", cell(r, r->buckets[i], h));
+        fprintf(f, " %10.3f\n", bucket_total(r, r->buckets[i]));
+    }
+    fprintf(f, "%-22s", "total");
+    for (size_t h = 0; h < r->n_hosts; h++)
+        fprintf(f, " %10.3f", r->hosts[h].kwh);
+    fprintf(f, " %10.3f\n\n", r->total_kwh);
+    fprintf(f, "Savings versus all hosts on: %.3f kWh (%.1f%% of %.3f kWh)  "
+               "[idle watts of the power model, hosts.idle_w]\n",
+            r->savings_kwh, savings_pct(r), r->total_kwh + r->savings_kwh);
+    for (size_t h = 0; h < r->n_hosts; h++)
+        if (r->hosts[h].savings_kwh > 0)
+            fprintf(f, "  %-20s %10.3f kWh\n", r->hosts[h].name, r->hosts[h].savings_kwh);
+    fprintf(f, "\nMigrations: %u (%u ok, %u failed, %u aborted)  duration s:", r->mig_count,
+            r->mig_ok, r->mig_failed, r->mig_aborted);
+    put_pct(f, "p50", percentile(r->mig_dur, r->n_mig_dur, 50));
+    put_pct(f, "p95", percentile(r->mig_dur, r->n_mig_dur, 95));
+    put_pct(f, "max", r->n_mig_dur ? r->mig_dur[r->n_mig_dur - 1] : NAN);
+    fprintf(f, "\nPower actions: %u (%u on, %u off, %u failed)  time to verified state s:",
+            r->pa_count, r->pa_on, r->pa_off, r->pa_failed);
+    put_pct(f, "p50", percentile(r->pa_dur, r->n_pa_dur, 50));
+    put_pct(f, "p95", percentile(r->pa_dur, r->n_pa_dur, 95));
+    put_pct(f, "max", r->n_pa_dur ? r->pa_dur[r->n_pa_dur - 1] : NAN);
+    fprintf(f, "\n\n%-20s %8s %8s %10s %8s %8s %10s\n", "host", "mig_out", "mig_in",
+            "mig_failed", "pwr_on", "pwr_off", "pwr_failed");
+    for (size_t h = 0; h < r->n_hosts; h++) {
+        const struct rep_host *x = &r->hosts[h];
+        fprintf(f, "%-20s %8u %8u %10u %8u %8u %10u\n", x->name, x->mig_out, x->mig_in,
+                x->mig_failed, x->pa_on, x->pa_off, x->pa_failed);
+    }
+    fprintf(f, "\nEvents\n");
+    for (size_t i = 0; i < r->n_events; i++)
+        fprintf(f, "  %-20s %8lld\n", r->events[i].key, (long long)r->events[i].n);
+    if (r->n_events == 0)
+        fprintf(f, "  (none)\n");
+    fprintf(f, "\nSkipped malformed documents: power_samples %lld, hosts %lld, migrations %lld, "
+               "power_actions %lld, events %lld\n",
+            (long long)r->skipped_power, (long long)r->skipped_hosts,
+            (long long)r->skipped_migrations, (long long)r->skipped_actions,
+            (long long)r->skipped_events);
+}
+
+static void csv_num(FILE *f, const char *section, const char *bucket, const char *host,
+                    const char *key, double v)
+{
+    if (isnan(v))
+        fprintf(f, "%s,%s,%s,%s,\n", section, bucket, host, key);
+    else
+        fprintf(f, "%s,%s,%s,%s,%.6f\n", section, bucket, host, key, v);
+}
+
+/* Long form, one value per row: section,bucket,host,key,value. Host names are plain
+ * identifiers in joule (config rules), so no quoting is needed; commas are refused below. */
+static void print_csv(FILE *f, const struct report *r)
+{
+    char b[64];
+    fprintf(f, "section,bucket,host,key,value\n");
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        fmt_iso(r->buckets[i], b, sizeof b);
+        for (size_t h = 0; h < r->n_hosts; h++)
+            csv_num(f, "energy", b, r->hosts[h].name, "kwh", cell(r, r->buckets[i], h));
+        csv_num(f, "energy", b, "", "total_kwh", bucket_total(r, r->buckets[i]));
+    }
+    for (size_t h = 0; h < r->n_hosts; h++) {
+        csv_num(f, "energy", "", r->hosts[h].name, "kwh", r->hosts[h].kwh);
+        csv_num(f, "savings", "", r->hosts[h].name, "kwh", r->hosts[h].savings_kwh);
+    }
+    csv_num(f, "energy", "", "", "total_kwh", r->total_kwh);
+    csv_num(f, "savings", "", "", "kwh", r->savings_kwh);
+    csv_num(f, "savings", "", "", "pct", savings_pct(r));
+    csv_num(f, "migrations", "", "", "count", r->mig_count);
+    csv_num(f, "migrations", "", "", "ok", r->mig_ok);
+    csv_num(f, "migrations", "", "", "failed", r->mig_failed);
+    csv_num(f, "migrations", "", "", "aborted", r->mig_aborted);
+    csv_num(f, "migrations", "", "", "p50_s", percentile(r->mig_dur, r->n_mig_dur, 50));
+    csv_num(f, "migrations", "", "", "p95_s", percentile(r->mig_dur, r->n_mig_dur, 95));
+    csv_num(f, "migrations", "", "", "max_s", r->n_mig_dur ? r->mig_dur[r->n_mig_dur - 1] : NAN);
+    csv_num(f, "power_actions", "", "", "count", r->pa_count);
+    csv_num(f, "power_actions", "", "", "on", r->pa_on);
+    csv_num(f, "power_actions", "", "", "off", r->pa_off);
+    csv_num(f, "power_actions", "", "", "failed", r->pa_failed);
+    csv_num(f, "power_actions", "", "", "p50_s", percentile(r->pa_dur, r->n_pa_dur, 50));
+    csv_num(f, "power_actions", "", "", "p95_s", percentile(r->pa_dur, r->n_pa_dur, 95));
+    csv_num(f, "power_actions", "", "", "max_s", r->n_pa_dur ? r->pa_dur[r->n_pa_dur - 1] : NAN);
+    for (size_t h = 0; h < r->n_hosts; h++) {
+        const struct rep_host *x = &r->hosts[h];
+        csv_num(f, "hosts", "", x->name, "mig_out", x->mig_out);
+        csv_num(f, "hosts", "", x->name, "mig_in", x->mig_in);
+        csv_num(f, "hosts", "", x->name, "mig_failed", x->mig_failed);
+        csv_num(f, "hosts", "", x->name, "pwr_on", x->pa_on);
+        csv_num(f, "hosts", "", x->name, "pwr_off", x->pa_off);
+        csv_num(f, "hosts", "", x->name, "pwr_failed", x->pa_failed);
+    }
+    for (size_t i = 0; i < r->n_events; i++)
+        csv_num(f, "events", "", "", r->events[i].key, (double)r->events[i].n);
+    csv_num(f, "skipped", "", "", "power_samples", (double)r->skipped_power);
+    csv_num(f, "skipped", "", "", "hosts", (double)r->skipped_hosts);
+    csv_num(f, "skipped", "", "", "migrations", (double)r->skipped_migrations);
+    csv_num(f, "skipped", "", "", "power_actions", (double)r->skipped_actions);
+    csv_num(f, "skipped", "", "", "events", (double)r->skipped_events);
+}
+
+static void json_num(bson_t *b, const char *key, double v)
+{
+    if (isnan(v))
+        BSON_APPEND_NULL(b, key);
+    else
+        BSON_APPEND_DOUBLE(b, key, v);
+}
+
+static void print_json(FILE *f, const struct rep_opts *o, const struct report *r)
+{
+    bson_t *b = bson_new();
+    char t[64];
+    if (o->cluster)
+        BSON_APPEND_UTF8(b, "cluster", o->cluster);
+    else
+        BSON_APPEND_NULL(b, "cluster");
+    fmt_iso(o->since_ms, t, sizeof t);
+    BSON_APPEND_UTF8(b, "since", t);
+    fmt_iso(o->until_ms, t, sizeof t);
+    BSON_APPEND_UTF8(b, "until", t);
+    BSON_APPEND_UTF8(b, "per", o->by_day ? "day" : "hour");
+    bson_t e, arr, row, hosts;
+    BSON_APPEND_DOCUMENT_BEGIN(b, "energy", &e);
+    BSON_APPEND_ARRAY_BEGIN(&e, "buckets", &arr);
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        char k[24];
+        const char *key;
+        bson_uint32_to_string((uint32_t)i, &key, k, sizeof k);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &row);
+        fmt_iso(r->buckets[i], t, sizeof t);
+        BSON_APPEND_UTF8(&row, "t", t);
+        BSON_APPEND_DOCUMENT_BEGIN(&row, "hosts_kwh", &hosts);
+        for (size_t h = 0; h < r->n_hosts; h++)
+            BSON_APPEND_DOUBLE(&hosts, r->hosts[h].name, cell(r, r->buckets[i], h));
+        bson_append_document_end(&row, &hosts);
+        BSON_APPEND_DOUBLE(&row, "total_kwh", bucket_total(r, r->buckets[i]));
+        bson_append_document_end(&arr, &row);
+    }
+    bson_append_array_end(&e, &arr);
+    BSON_APPEND_DOCUMENT_BEGIN(&e, "hosts_kwh", &hosts);
+    for (size_t h = 0; h < r->n_hosts; h++)
+        BSON_APPEND_DOUBLE(&hosts, r->hosts[h].name, r->hosts[h].kwh);
+    bson_append_document_end(&e, &hosts);
+    BSON_APPEND_DOUBLE(&e, "total_kwh", r->total_kwh);
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "savings", &e);
+    BSON_APPEND_DOUBLE(&e, "kwh", r->savings_kwh);
+    BSON_APPEND_DOUBLE(&e, "pct", savings_pct(r));
+    BSON_APPEND_DOUBLE(&e, "all_on_kwh", r->total_kwh + r->savings_kwh);
+    BSON_APPEND_UTF8(&e, "idle_watts_from", "power model (hosts.idle_w)");
+    BSON_APPEND_DOCUMENT_BEGIN(&e, "hosts_kwh", &hosts);
+    for (size_t h = 0; h < r->n_hosts; h++)
+        BSON_APPEND_DOUBLE(&hosts, r->hosts[h].name, r->hosts[h].savings_kwh);
+    bson_append_document_end(&e, &hosts);
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "migrations", &e);
+    BSON_APPEND_INT32(&e, "count", (int32_t)r->mig_count);
+    BSON_APPEND_INT32(&e, "ok", (int32_t)r->mig_ok);
+    BSON_APPEND_INT32(&e, "failed", (int32_t)r->mig_failed);
+    BSON_APPEND_INT32(&e, "aborted", (int32_t)r->mig_aborted);
+    json_num(&e, "p50_s", percentile(r->mig_dur, r->n_mig_dur, 50));
+    json_num(&e, "p95_s", percentile(r->mig_dur, r->n_mig_dur, 95));
+    json_num(&e, "max_s", r->n_mig_dur ? r->mig_dur[r->n_mig_dur - 1] : NAN);
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "power_actions", &e);
+    BSON_APPEND_INT32(&e, "count", (int32_t)r->pa_count);
+    BSON_APPEND_INT32(&e, "on", (int32_t)r->pa_on);
+    BSON_APPEND_INT32(&e, "off", (int32_t)r->pa_off);
+    BSON_APPEND_INT32(&e, "failed", (int32_t)r->pa_failed);
+    json_num(&e, "p50_s", percentile(r->pa_dur, r->n_pa_dur, 50));
+    json_num(&e, "p95_s", percentile(r->pa_dur, r->n_pa_dur, 95));
+    json_num(&e, "max_s", r->n_pa_dur ? r->pa_dur[r->n_pa_dur - 1] : NAN);
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "hosts", &e);
+    for (size_t h = 0; h < r->n_hosts; h++) {
+        const struct rep_host *x = &r->hosts[h];
+        BSON_APPEND_DOCUMENT_BEGIN(&e, x->name, &row);
+        BSON_APPEND_INT32(&row, "mig_out", (int32_t)x->mig_out);
+        BSON_APPEND_INT32(&row, "mig_in", (int32_t)x->mig_in);
+        BSON_APPEND_INT32(&row, "mig_failed", (int32_t)x->mig_failed);
+        BSON_APPEND_INT32(&row, "pwr_on", (int32_t)x->pa_on);
+        BSON_APPEND_INT32(&row, "pwr_off", (int32_t)x->pa_off);
+        BSON_APPEND_INT32(&row, "pwr_failed", (int32_t)x->pa_failed);
+        bson_append_document_end(&e, &row);
+    }
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "events", &e);
+    for (size_t i = 0; i < r->n_events; i++)
+        BSON_APPEND_INT64(&e, r->events[i].key, r->events[i].n);
+    bson_append_document_end(b, &e);
+
+    BSON_APPEND_DOCUMENT_BEGIN(b, "skipped", &e);
+    BSON_APPEND_INT64(&e, "power_samples", r->skipped_power);
+    BSON_APPEND_INT64(&e, "hosts", r->skipped_hosts);
+    BSON_APPEND_INT64(&e, "migrations", r->skipped_migrations);
+    BSON_APPEND_INT64(&e, "power_actions", r->skipped_actions);
+    BSON_APPEND_INT64(&e, "events", r->skipped_events);
+    bson_append_document_end(b, &e);
+
+    char *j = bson_as_relaxed_extended_json(b, NULL);
+    fprintf(f, "%s\n", j);
+    bson_free(j);
+    bson_destroy(b);
+}
+
+/* Energy per bucket (one line per host and the total) with power-off (red) and power-on
+ * (green) marks at the time each action started. */
+static int write_svg(const char *path, const struct rep_opts *o, const struct report *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    const double W = 900, H = 420, L = 70, R = 150, T = 40, B = 50;
+    double span = (double)(o->until_ms - o->since_ms);
+    double ymax = 0;
+    for (size_t i = 0; i < r->n_buckets; i++)
+        ymax = fmax(ymax, bucket_total(r, r->buckets[i]));
+    if (ymax <= 0)
+        ymax = 1;
+    static const char *const colours[] = { "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                           "#17becf", "#bcbd22", "#7f7f7f" };
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+               "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H, W, H);
+    fprintf(f, "<title>joule energy per %s (kWh), cluster %s</title>\n", o->by_day ? "day" : "hour",
+            o->cluster ? o->cluster : "(all)");
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    fprintf(f, "<text x=\"%.0f\" y=\"20\">Energy per %s (kWh)</text>\n", L,
+            o->by_day ? "day" : "hour");
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
+            H - B, W - R, H - B);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L, T,
+            L, H - B);
+    for (int k = 0; k <= 4; k++) {
+        double y = H - B - (H - T - B) * k / 4.0;
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>\n", L - 5, y + 4,
+                ymax * k / 4.0);
+    }
+    char a[64];
+    fmt_iso(o->since_ms, a, sizeof a);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", L, H - B + 18, a);
+    fmt_iso(o->until_ms, a, sizeof a);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>\n", W - R, H - B + 18, a);
+#define X(ms) (L + (W - L - R) * (double)((ms) - o->since_ms) / span)
+#define Y(v) (H - B - (H - T - B) * (v) / ymax)
+    for (size_t h = 0; h <= r->n_hosts; h++) {
+        bool total = h == r->n_hosts;
+        const char *colour = total ? "black" : colours[h % (sizeof colours / sizeof colours[0])];
+        fprintf(f, "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%d\" "
+                   "points=\"",
+                total ? "total" : "host", colour, total ? 2 : 1);
+        for (size_t i = 0; i < r->n_buckets; i++) {
+            double v = total ? bucket_total(r, r->buckets[i]) : cell(r, r->buckets[i], h);
+            fprintf(f, "%s%.1f,%.1f", i ? " " : "", X(r->buckets[i]), Y(v));
+        }
+        fprintf(f, "\"/>\n");
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"%s\">%s</text>\n", W - R + 10,
+                T + 16.0 * (double)h, colour, total ? "total" : r->hosts[h].name);
+    }
+    for (size_t i = 0; i < r->n_marks; i++) {
+        const struct rep_mark *m = &r->marks[i];
+        const char *colour = m->on ? "green" : "red";
+        fprintf(f, "<line class=\"power-%s\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" "
+                   "stroke=\"%s\" stroke-dasharray=\"4 3\"%s/>\n",
+                m->on ? "on" : "off", X(m->t_ms), T, X(m->t_ms), H - B, colour,
+                m->ok ? "" : " opacity=\"0.4\"");
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" font-size=\"10\">%s %s</text>\n",
+                X(m->t_ms) + 2, T + 10 + 12.0 * (double)(i % 3), colour, r->hosts[m->host].name,
+                m->on ? "on" : "off");
+    }
+#undef X
+#undef Y
+    fprintf(f, "</svg>\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- command */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: joulectl report [--config FILE] [--uri URI] [--database DB]\n"
+            "                       [--cluster NAME | --all-clusters] [--since T] [--until T]\n"
+            "                       [--per hour|day] [--csv | --json] [--svg FILE]\n"
+            "Energy (kWh) per host and in total per hour or day, savings versus keeping every\n"
+            "host on, migrations (count, p50/p95/max duration, failures), power actions (count,\n"
+            "time to verified state), events, from MongoDB. T is 2026-11-27, 2026-11-27T08:00Z,\n"
+            "now, or -24h / -7d / -30m; default: the last 24 hours. The URI comes from --uri,\n"
+            "JOULE_MONGODB_URI, the config's store.uri, in that order. Documents lacking fields\n"
+            "the report needs are skipped and counted.\n"
+            "example: joulectl report --config /etc/joule/jouled.conf --since -7d --per day\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+    struct rep_opts o = { 0 };
+    const char *config_path = NULL, *since = NULL, *until = NULL;
+    bool all_clusters = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dest = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return JOULECTL_EXIT_OK;
+        } else if (strcmp(a, "--csv") == 0) {
+            o.format = REP_CSV;
+        } else if (strcmp(a, "--json") == 0) {
+            o.format = REP_JSON;
+        } else if (strcmp(a, "--all-clusters") == 0) {
+            all_clusters = true;
+        } else if (strcmp(a, "--config") == 0) {
+            dest = &config_path;
+        } else if (strcmp(a, "--uri") == 0) {
+            dest = &o.uri;
+        } else if (strcmp(a, "--database") == 0) {
+            dest = &o.database;
+        } else if (strcmp(a, "--cluster") == 0) {
+            dest = &o.cluster;
+        } else if (strcmp(a, "--since") == 0) {
+            dest = &since;
+        } else if (strcmp(a, "--until") == 0) {
+            dest = &until;
+        } else if (strcmp(a, "--svg") == 0) {
+            dest = &o.svg;
+        } else if (strcmp(a, "--per") == 0) {
+            if (i + 1 >= argc || (strcmp(argv[i + 1], "hour") != 0 && strcmp(argv[i + 1], "day") != 0)) {
+                fprintf(stderr, "joulectl report: --per takes hour or day\n");
+                return JOULECTL_EXIT_USAGE;
+            }
+            o.by_day = strcmp(argv[++i], "day") == 0;
+        } else {
+            fprintf(stderr, "joulectl report: unknown argument \"%s\"\n", a);
+            usage(stderr);
+            return JOULECTL_EXIT_USAGE;
+        }
+        if (dest) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "joulectl report: %s needs a value\n", a);
+                return JOULECTL_EXIT_USAGE;
+            }
+            *dest = argv[++i];
+        }
+    }
+    struct config *cfg = NULL;
+    if (config_path) {
+        char *errors = NULL;
+        if (config_load(config_path, &cfg, &errors) < 0) {
+            fputs(errors, stderr);
+            free(errors);
+            return JOULECTL_EXIT_CONFIG;
+        }
+    }
+    if (!o.uri)
+        o.uri = store_mongo_uri(cfg ? cfg->store.uri : NULL);
+    if (!o.uri)
+        o.uri = "mongodb://127.0.0.1:27017/";
+    if (!o.database)
+        o.database = cfg ? cfg->store.database : "joule";
+    if (!o.cluster && !all_clusters && cfg)
+        o.cluster = cfg->cluster;
+    if (all_clusters)
+        o.cluster = NULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    o.until_ms = now_ms;
+    int rc = JOULECTL_EXIT_OK;
+    if (until && parse_time(until, now_ms, &o.until_ms) < 0) {
+        fprintf(stderr, "joulectl report: --until \"%s\" is not a time (2026-11-27, "
+                        "2026-11-27T08:00Z, now, -24h)\n", until);
+        rc = JOULECTL_EXIT_USAGE;
+        goto out_cfg;
+    }
+    o.since_ms = o.until_ms - DEFAULT_SPAN_MS;
+    if (since && parse_time(since, now_ms, &o.since_ms) < 0) {
+        fprintf(stderr, "joulectl report: --since \"%s\" is not a time (2026-11-27, "
+                        "2026-11-27T08:00Z, now, -24h)\n", since);
+        rc = JOULECTL_EXIT_USAGE;
+        goto out_cfg;
+    }
+    if (o.since_ms >= o.until_ms) {
+        fprintf(stderr, "joulectl report: --since must be before --until\n");
+        rc = JOULECTL_EXIT_USAGE;
+        goto out_cfg;
+    }
+
+    mongoc_init();
+    bson_error_t be;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(o.uri, &be);
+    if (!uri) {
+        fprintf(stderr, "joulectl report: uri: %s\n", be.message);
+        rc = JOULECTL_EXIT_USAGE;
+        goto out_init;
+    }
+    if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
+    mongoc_uri_set_appname(uri, "joulectl");
+    struct rep_ctx c = { .o = &o };
+    c.client = mongoc_client_new_from_uri(uri);
+    mongoc_uri_destroy(uri);
+    if (!c.client) {
+        fprintf(stderr, "joulectl report: cannot create a client for %s\n", o.uri);
+        rc = JOULECTL_EXIT_FAIL;
+        goto out_init;
+    }
+    mongoc_client_set_error_api(c.client, MONGOC_ERROR_API_VERSION_2);
+    struct report r = { 0 };
+    if (query_energy(&c, &r) < 0 || query_hosts(&c, &r) < 0 || query_savings(&c, &r) < 0 ||
+        query_migrations(&c, &r) < 0 || query_power_actions(&c, &r) < 0 ||
+        query_events(&c, &r) < 0) {
+        fprintf(stderr, "joulectl report: %s\n", c.err);
+        rc = JOULECTL_EXIT_FAIL;
+        goto out_report;
+    }
+    /* hosts in name order in every format; marks and cells follow their host */
+    int *map = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *map);
+    char **names = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *names);
+    for (size_t h = 0; h < r.n_hosts; h++)
+        names[h] = r.hosts[h].name;
+    sort(r.hosts, r.n_hosts, sizeof *r.hosts, cmp_host_name);
+    for (size_t old = 0; old < r.n_hosts; old++)
+        for (size_t h = 0; h < r.n_hosts; h++)
+            if (r.hosts[h].name == names[old])
+                map[old] = (int)h;
+    for (size_t i = 0; i < r.n_cells; i++)
+        r.cells[i].host = map[r.cells[i].host];
+    for (size_t i = 0; i < r.n_marks; i++)
+        r.marks[i].host = map[r.marks[i].host];
+    free(map);
+    free(names);
+    for (size_t h = 0; h < r.n_hosts; h++)
+        if (strchr(r.hosts[h].name, ',') && o.format == REP_CSV) {
+            fprintf(stderr, "joulectl report: host name \"%s\" has a comma; use --json\n",
+                    r.hosts[h].name);
+            rc = JOULECTL_EXIT_FAIL;
+            goto out_report;
+        }
+    if (o.format == REP_CSV)
+        print_csv(stdout, &r);
+    else if (o.format == REP_JSON)
+        print_json(stdout, &o, &r);
+    else
+        print_table(stdout, &o, &r);
+    if (o.svg && write_svg(o.svg, &o, &r) < 0) {
+        fprintf(stderr, "joulectl report: %s: %s\n", o.svg, strerror(errno));
+        rc = JOULECTL_EXIT_FAIL;
+    }
+ out_report:
+    report_free(&r);
+    mongoc_client_destroy(c.client);
+ out_init:
+    mongoc_cleanup();
+ out_cfg:
+    config_free(cfg);
+    return rc;
+}
