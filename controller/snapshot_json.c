@@ -35,7 +35,10 @@ static int find_name(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
-int snapshot_power_state_parse(const char *n) { return find_name(state_names, POWER_STATE__COUNT, n); }
+int snapshot_power_state_parse(const char *n)
+{
+    return find_name(state_names, POWER_STATE__COUNT, n);
+}
 int snapshot_algorithm_parse(const char *n)
 {
     return find_name(algorithm_names, POLICY_ALGORITHM__COUNT, n);

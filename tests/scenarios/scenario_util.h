@@ -37,7 +37,8 @@ static inline int scenario_host(const struct snapshot_doc *d, const char *name)
 static inline int scenario_vm(const struct snapshot_doc *d, const char *uuid_or_name)
 {
     for (size_t i = 0; i < d->snap.n_vms; i++)
-        if (!strcmp(d->snap.vms[i].uuid, uuid_or_name) || !strcmp(d->snap.vms[i].name, uuid_or_name))
+        if (!strcmp(d->snap.vms[i].uuid, uuid_or_name) ||
+            !strcmp(d->snap.vms[i].name, uuid_or_name))
             return (int)i;
     fail_msg("no VM %s", uuid_or_name);
     return -1;

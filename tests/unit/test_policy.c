@@ -16,7 +16,8 @@
     "{ \"name\": \"" name "\", \"cpus\": 4, \"mem_mib\": 8192, \"state\": \"" state                \
     "\", \"load_pct\": " #load ", \"idle_w\": 60, \"max_w\": 120" extra " }"
 #define VM(uuid, host, cores) \
-    "{ \"uuid\": \"" uuid "\", \"host\": \"" host "\", \"mem_mib\": 1024, \"cpu_cores\": " #cores " }"
+    "{ \"uuid\": \"" uuid "\", \"host\": \"" host "\", \"mem_mib\": 1024, "          \
+    "\"cpu_cores\": " #cores " }"
 #define NOW_NS 100000000000000LL /* 100000 s */
 #define NOW "\"now_ns\": 100000000000000, "
 
@@ -62,7 +63,8 @@ static void peak_wakes_enough_in_priority_order(void **state)
         HOST("A", "on", 50, "") ","
         HOST("B", "off", 0, ", \"priority\": 1, \"idle_w\": 70, \"off_since_ns\": 0") ","
         HOST("C", "off", 0, ", \"priority\": 1, \"idle_w\": 50, \"off_since_ns\": 0") ","
-        HOST("D", "off", 0, ", \"priority\": 0, \"idle_w\": 90, \"off_since_ns\": 0") "], \"vms\": ["
+        HOST("D", "off", 0, ", \"priority\": 0, \"idle_w\": 90, \"off_since_ns\": 0")
+        "], \"vms\": ["
         VM("v1", "A", 2.0) "]}");
     struct plan p;
     run(d, &p);
@@ -81,7 +83,8 @@ static void peak_skips_recently_off_host(void **state)
         "{" NOW "\"expected_load_cores\": 8, \"hosts\": ["
         HOST("A", "on", 50, "") ","
         HOST("B", "off", 0, ", \"priority\": 1, \"idle_w\": 70, \"off_since_ns\": 0") ","
-        HOST("C", "off", 0, ", \"priority\": 1, \"idle_w\": 50, \"off_since_ns\": 99400000000000") ","
+        HOST("C", "off", 0,
+             ", \"priority\": 1, \"idle_w\": 50, \"off_since_ns\": 99400000000000") ","
         HOST("D", "off", 0, ", \"priority\": 0, \"idle_w\": 90, \"off_since_ns\": 0") "]}");
     struct plan p;
     run(d, &p);
@@ -326,7 +329,8 @@ static void json_round_trip(void **state)
         "{" NOW "\"consolidation_allowed\": true, \"peak\": true, \"min_active_hosts\": 2, "
         "\"expected_load_cores\": 3.5, \"policy\": {\"balance\": \"bands\", \"th1_pct\": 75, "
         "\"max_moves_per_round\": 7, \"algorithm\": \"thr-mmt\"}, \"hosts\": ["
-        HOST("A", "on", 12.5, ", \"excluded\": true, \"priority\": 3, \"boot_ns\": 5, \"receiving\": true") ","
+        HOST("A", "on", 12.5,
+             ", \"excluded\": true, \"priority\": 3, \"boot_ns\": 5, \"receiving\": true") ","
         HOST("B", "off", 0, ", \"off_since_ns\": 42, \"reachable\": false") "], \"vms\": ["
         "{\"uuid\": \"u1\", \"name\": \"web\", \"host\": \"A\", \"vcpus\": 2, \"mem_mib\": 512, "
         "\"cpu_cores\": 0.25, \"pinned\": true, \"migrating\": true, \"last_move_ns\": 7},"
@@ -390,7 +394,8 @@ static void cfg_from_config(void **state)
     int rc = config_load_string(
         "api = { listen = \"\"; };\n"
         "policy = { algorithm = \"lr-mmt\"; th1_pct = 70; th2_factor = 0.6; balance = \"bands\";\n"
-        "  balance_gap_pct = 15; max_moves_per_round = 9; vm_cooldown_s = 60; host_min_off_s = 120;\n"
+        "  balance_gap_pct = 15; max_moves_per_round = 9; vm_cooldown_s = 60;\n"
+        "  host_min_off_s = 120;\n"
         "  seed = 7; consolidate = \"never\"; };",
         &cfg, &errors);
     if (rc < 0)

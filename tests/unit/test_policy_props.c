@@ -26,7 +26,10 @@ static uint64_t rng_next(struct rng *r) /* splitmix64 */
     return z ^ (z >> 31);
 }
 static double rng_unit(struct rng *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
-static int rng_int(struct rng *r, int lo, int hi) { return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1)); }
+static int rng_int(struct rng *r, int lo, int hi)
+{
+    return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
+}
 static bool rng_chance(struct rng *r, double p) { return rng_unit(r) < p; }
 
 struct cluster {
@@ -114,7 +117,8 @@ static void gen(struct rng *r, struct cluster *c, struct snap_host *hosts, struc
 
 static bool in_cooldown(const struct cluster *c, const struct snap_vm *v)
 {
-    return v->last_move_ns != SNAP_NEVER && c->snap.now_ns - v->last_move_ns < c->cfg.vm_cooldown_ns;
+    return v->last_move_ns != SNAP_NEVER &&
+           c->snap.now_ns - v->last_move_ns < c->cfg.vm_cooldown_ns;
 }
 
 static bool vm_may_move(const struct cluster *c, const struct snap_vm *v)
@@ -171,7 +175,8 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
             rp->mem[a->from] -= v->mem_mib;
             rp->mem[a->to] += v->mem_mib;
             assert_true(rp->mem[a->to] <= s->hosts[a->to].mem_mib + EPS);
-            rp->load[a->from] = fmax(0, rp->load[a->from] - v->cpu_cores / s->hosts[a->from].cpus * 100);
+            rp->load[a->from] =
+                fmax(0, rp->load[a->from] - v->cpu_cores / s->hosts[a->from].cpus * 100);
             rp->load[a->to] += v->cpu_cores / s->hosts[a->to].cpus * 100;
             if (a->reason == PLAN_REASON_TH2_CONSOLIDATE)
                 assert_true(rp->load[a->to] <= c->cfg.placement_target_pct + EPS);
@@ -216,7 +221,8 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
         assert_int_equal(rp->n_off_actions, 0);
 }
 
-static void spread(const struct cluster *c, const double *load, double *mx, double *mn, int *imx, int *imn)
+static void spread(const struct cluster *c, const double *load, double *mx, double *mn, int *imx,
+                   int *imn)
 {
     *mx = -1;
     *mn = 1e300;
@@ -249,7 +255,8 @@ static bool balance_has_work(const struct cluster *c)
         const struct snap_vm *vm = &s->vms[v];
         if (vm->host != hmax || !vm_may_move(c, vm))
             continue;
-        double cs = vm->cpu_cores / s->hosts[hmax].cpus * 100, cd = vm->cpu_cores / s->hosts[hmin].cpus * 100;
+        double cs = vm->cpu_cores / s->hosts[hmax].cpus * 100;
+        double cd = vm->cpu_cores / s->hosts[hmin].cpus * 100;
         if (cs > 1e-6 && cs <= d / 2 && cd <= d / 2 && mem + vm->mem_mib <= s->hosts[hmin].mem_mib)
             return true;
     }
@@ -304,7 +311,8 @@ static bool bands_has_work(const struct cluster *c)
         const struct snap_vm *vm = &s->vms[v];
         if (vm->host != hmax || !vm_may_move(c, vm))
             continue;
-        double cs = vm->cpu_cores / s->hosts[hmax].cpus * 100, cd = vm->cpu_cores / s->hosts[hmin].cpus * 100;
+        double cs = vm->cpu_cores / s->hosts[hmax].cpus * 100;
+        double cd = vm->cpu_cores / s->hosts[hmin].cpus * 100;
         if (cs > 1e-6 && fabs((mx - cs) - (mn + cd)) < mx - mn - 1e-6 &&
             mem + vm->mem_mib <= s->hosts[hmin].mem_mib)
             return true;
@@ -352,7 +360,8 @@ static bool peak_has_work(const struct cluster *c)
                 (h->off_since_ns == SNAP_NEVER ||
                  s->now_ns - h->off_since_ns >= c->cfg.host_min_off_ns);
     }
-    return s->expected_load_cores > 0 && cap < s->expected_load_cores / (c->cfg.th1_pct / 100) - 1e-6 && cand;
+    return s->expected_load_cores > 0 &&
+           cap < s->expected_load_cores / (c->cfg.th1_pct / 100) - 1e-6 && cand;
 }
 
 static void run(const struct cluster *c, struct plan *p)
@@ -409,7 +418,8 @@ static void random_clusters_keep_every_rule(void **state)
         plan_free(&p);
         plan_free(&q);
 
-        /* Balance alone (no consolidation): never widens max - min; progress when a VM qualifies. */
+        /* Balance alone (no consolidation): never widens max - min; progress when a VM
+         * qualifies. */
         if (c->cfg.balance == POLICY_BALANCE_DIFFERENCING) {
             bool allowed = c->snap.consolidation_allowed;
             c->snap.consolidation_allowed = false;

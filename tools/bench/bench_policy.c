@@ -275,9 +275,11 @@ static int bench_one(const struct traces *t, size_t nh, size_t nv, int reps, uns
     size_t by_reason[PLAN_REASON__COUNT] = { 0 };
     for (size_t i = 0; i < p.n; i++)
         by_reason[p.actions[i].reason]++;
-    printf("%6zu hosts (%zu on, avg %.1f%%) %7zu VMs  %-5s moves<=%-5u  round: min %8.3f ms  median "
+    printf("%6zu hosts (%zu on, avg %.1f%%) %7zu VMs  %-5s moves<=%-5u  round: min %8.3f ms  "
+           "median "
            "%8.3f ms  max %8.3f ms (%d runs)  peak RSS %ld KiB (+%ld KiB in policy_run)\n",
-           nh, n_on, used / cap * 100, nv, peak ? "peak" : "", cfg.max_moves_per_round, times[0] * 1e3,
+           nh, n_on, used / cap * 100, nv, peak ? "peak" : "", cfg.max_moves_per_round,
+           times[0] * 1e3,
            times[reps / 2] * 1e3, times[reps - 1] * 1e3, reps, rss_after,
            rss_after - rss_before);
     printf("       plan: %zu actions:", p.n);
@@ -350,10 +352,10 @@ static int run_child(const struct traces *t, size_t nh, size_t nv, int reps, uns
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_policy [--traces DIR] [--hosts N --vms M] [--reps N] [--moves N] "
-               "[--seed S] [--peak] [--write-snapshot FILE]\n"
-               "Without --hosts: 1,000 hosts / 20,000 VMs and 10,000 / 200,000, each off-peak with\n"
-               "the default move cap (4), before a peak (--peak: 90%% of the active capacity\n"
+    fprintf(f, "usage: bench_policy [--traces DIR] [--hosts N --vms M] [--reps N] [--moves N]\n"
+               "                    [--seed S] [--peak] [--write-snapshot FILE]\n"
+               "Without --hosts: 1,000 hosts / 20,000 VMs and 10,000 / 200,000, each off-peak\n"
+               "with the default move cap (4), before a peak (--peak: 90%% of the active capacity\n"
                "expected, peak pre-wake) and off-peak with a cap of 1,000 moves.\n"
                "--write-snapshot FILE writes the generated cluster (default 1,000 / 20,000) as a\n"
                "snapshot for joulectl plan --dry-run, and times the JSON write and parse.\n"

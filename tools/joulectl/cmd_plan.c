@@ -19,10 +19,11 @@ static const char *const plan_headers[PLAN_COLS] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: joulectl plan --dry-run [--json] [--config FILE] [--balance NAME] SNAPSHOT.json\n"
+            "usage: joulectl plan --dry-run [--json] [--config FILE] [--balance NAME]\n"
+            "                     SNAPSHOT.json\n"
             "(SNAPSHOT.json may be - for standard input)\n"
-            "Runs the policy on a cluster snapshot (JSON, see controller/snapshot_json.h) and prints\n"
-            "the plan with each action's reason. Nothing is executed.\n"
+            "Runs the policy on a cluster snapshot (JSON, see controller/snapshot_json.h) and\n"
+            "prints the plan with each action's reason. Nothing is executed.\n"
             "  --config FILE    take the policy settings from a jouled config file (otherwise\n"
             "                   the snapshot's \"policy\" object, otherwise the defaults)\n"
             "  --balance NAME   differencing | bands | none (overrides the above)\n"
@@ -160,7 +161,8 @@ int cmd_plan(int argc, char **argv)
         for (size_t i = 0; i < d->snap.n_hosts; i++)
             active += d->snap.hosts[i].state == POWER_STATE_ON;
         printf("dry run: %s: %zu hosts (%zu on), %zu VMs; policy %s, balance %s, th1 %.0f%%\n",
-               strcmp(snap_path, "-") ? snap_path : "<stdin>", d->snap.n_hosts, active, d->snap.n_vms,
+               strcmp(snap_path, "-") ? snap_path : "<stdin>", d->snap.n_hosts, active,
+               d->snap.n_vms,
                snapshot_algorithm_name(cfg.algorithm), snapshot_balance_name(cfg.balance),
                cfg.th1_pct);
         if (p.n == 0)
