@@ -33,6 +33,7 @@
 #define HOSTS_DOC_EVERY_TICKS 30
 #define RETENTION_EVERY_NS (3600 * JOULE_NS_PER_S)
 #define RETENTION_BATCH 5000
+#define SIM_SUBSTEP_NS (5 * JOULE_NS_PER_S)
 
 struct daemon {
     struct config *cfg;
@@ -48,6 +49,7 @@ struct daemon {
     struct store *store;
     struct model *model;
     struct monitor *mon;
+    struct monitor *mon_sub;   /* sim run: samples between ticks, model only (no store) */
     struct executor *ex;
     struct power_ctl *pc;
     struct trigger *trig;
@@ -224,6 +226,9 @@ static int build_loop_parts(struct daemon *d, struct joule_err *err)
                                .clock = d->clock, .store = d->store };
     if ((rc = monitor_new(&md, &d->mon, err)) < 0)
         return rc;
+    md.store = NULL;
+    if (d->sim && (rc = monitor_new(&md, &d->mon_sub, err)) < 0)
+        return rc;
     struct executor_deps ed = { .cfg = d->cfg, .model = d->model, .hv = d->hv, .power = d->pc,
                                 .clock = d->clock, .synchronous = d->sim != NULL };
     return executor_new(&ed, &d->ex, err);
@@ -320,6 +325,7 @@ void daemon_free(struct daemon *d)
     api_free(d->api);
     executor_free(d->ex);
     monitor_free(d->mon);
+    monitor_free(d->mon_sub);
     power_ctl_free(d->pc);
     trigger_free(d->trig);
     model_free(d->model);
@@ -442,7 +448,8 @@ void daemon_poll_executor(struct daemon *d)
     finish_plan_if_done(d);
 }
 
-static void power_step(struct daemon *d)
+/* One step of the power state machine with what the model knows, and its records stored. */
+static void power_fsm_step(struct daemon *d)
 {
     size_t n = d->cfg->n_hosts;
     struct power_facts *facts = xcalloc(n + 1, sizeof *facts);
@@ -497,7 +504,13 @@ static void power_step(struct daemon *d)
         store_docs(d, DOCS_EVENTS, docs, k);
     }
 
-    /* the model's view of power comes from the state machine */
+}
+
+/* The model's view of power comes from the state machine. */
+static void power_model_sync(struct daemon *d)
+{
+    size_t n = d->cfg->n_hosts;
+    int64_t now = now_ns(d);
     int64_t mono = mono_ns(d);
     d->st.hosts_on = d->st.hosts_off = 0;
     for (size_t i = 0; i < n; i++) {
@@ -654,8 +667,22 @@ static void policy_step(struct daemon *d, const struct trigger_event *ev, size_t
 int daemon_tick(struct daemon *d)
 {
     int64_t t0 = real_mono_ns();
-    if (d->cs)
-        clock_sim_advance(d->cs, d->cfg->tick_ns);
+    if (d->cs) {
+        /* the simulated clock jumps a whole tick; the power state machine still sees it pass
+         * in steps no longer than SIM_SUBSTEP_NS, as it would poll a real BMC */
+        for (int64_t left = d->cfg->tick_ns; left > 0;) {
+            int64_t step = left < SIM_SUBSTEP_NS ? left : SIM_SUBSTEP_NS;
+            clock_sim_advance(d->cs, step);
+            left -= step;
+            if (left > 0 && d->active) {
+                struct monitor_tick_out smo;
+                struct joule_err serr = { 0 };
+                monitor_tick(d->mon_sub, &smo, &serr); /* fresh reachability for the FSM */
+                power_fsm_step(d);
+                power_model_sync(d);
+            }
+        }
+    }
     int64_t now = now_ns(d);
     d->st.ticks++;
 
@@ -676,7 +703,8 @@ int daemon_tick(struct daemon *d)
         JLOG_WARN("event=monitor_failed error=\"%s\"", err.msg);
 
     daemon_poll_executor(d);
-    power_step(d);
+    power_fsm_step(d);
+    power_model_sync(d);
     samples_step(d, d->st.ticks % HOSTS_DOC_EVERY_TICKS == 1);
     retention_step(d);
 
@@ -745,16 +773,25 @@ int daemon_reload(struct daemon *d, struct config *cfg, struct joule_err *err)
     struct executor *ex = NULL;
     struct monitor_deps md = { .cfg = cfg, .model = d->model, .hv = d->hv, .meter = d->meter,
                                .clock = d->clock, .store = d->store };
+    struct monitor *mon_sub = NULL;
     int rc = monitor_new(&md, &mon, err);
     if (rc < 0)
         return rc;
+    md.store = NULL;
+    if (d->sim && (rc = monitor_new(&md, &mon_sub, err)) < 0) {
+        monitor_free(mon);
+        return rc;
+    }
     struct executor_deps ed = { .cfg = cfg, .model = d->model, .hv = d->hv, .power = d->pc,
                                 .clock = d->clock, .synchronous = d->sim != NULL };
     if ((rc = executor_new(&ed, &ex, err)) < 0) {
         monitor_free(mon);
+        monitor_free(mon_sub);
         return rc;
     }
     monitor_free(d->mon);
+    monitor_free(d->mon_sub);
+    d->mon_sub = mon_sub;
     executor_free(d->ex);
     d->mon = mon;
     d->ex = ex;
