@@ -820,6 +820,12 @@ void daemon_shutdown(struct daemon *d)
         finish_plan_if_done(d);
     }
     struct joule_err err = { 0 };
+    if (d->active && d->store) {
+        /* hand the lease on at once: renewed with a lifetime of 1 ns, it has expired when a
+         * standby (or the next jouled) asks */
+        bool held = false;
+        store_lease(d->store, d->cfg->cluster, d->holder, now_ns(d), 1, &held, &err);
+    }
     if (d->store && store_flush(d->store, &err) < 0 && err.code != JOULE_ENOTSUP)
         JLOG_ERR("event=store_flush_failed error=\"%s\" spooled=%zu", err.msg,
                  store_spool_depth(d->store));
