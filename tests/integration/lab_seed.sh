@@ -41,7 +41,7 @@ cleanup() {
   for p in "${pids[@]}" "${meter_pids[@]}"; do wait "$p" 2>/dev/null; done
   # leave the shared lab as the fixture made it: both hosts up, no guests of ours
   for h in a b; do host_up $h || "$LAB_TOOL" power-on $h >/dev/null 2>&1; done
-  for g in $guests hot; do "$LAB_TOOL" guest destroy "$g" >/dev/null 2>&1; done
+  for g in $guests hot1 hot2; do "$LAB_TOOL" guest destroy "$g" >/dev/null 2>&1; done
   [ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 guests="sa1 sa2 sa3 sa4 sb1 sb2 sb3 sb4"
@@ -167,10 +167,11 @@ write_conf() { # mode
   cat > "$dir/jouled.conf" <<EOF
 cluster = "seed"; mode = "$1"; log_level = "info";
 tick_s = 2; load_window_s = 6; periodic_s = 10;
-# th2_factor 0.5 leaves a dead band between Th2 (U < 0.5 x 1 core) and Th1 (U > 0.8 x 1 core on
-# one host): with the papers' 0.8 both thresholds meet at 0.8 cores on these 1-core hosts, and a
-# woken host would be emptied again at once
-policy = { th1_pct = 80; th2_factor = 0.5; overload_pct = 95; consolidate = "always";
+# th2_factor 0.5 leaves a dead band between Th2 (U < 0.5 x 1 core) and Th1 (U > 0.6 x 1 core on
+# one host): with the papers' 0.8 / 80% both thresholds meet at 0.8 cores on these 1-core hosts,
+# and a woken host would be emptied again at once. Th1 at 60%: two busy TCG guests still pass it
+# when the machine's 2 cores are shared with other jobs.
+policy = { th1_pct = 60; th2_factor = 0.5; overload_pct = 95; consolidate = "always";
            min_active_hosts = 1; max_moves_per_round = 8; vm_cooldown_s = 0; host_min_off_s = 0; };
 migration = { in_flight = 1; per_source = 1; timeout_s = 120; };
 meter = { protocol = "xbee2"; port = "$dir/jouled-meter"; baud = 9600; stale_s = 6; };
@@ -253,15 +254,15 @@ w_after=$(jq_status 'round(sum(h["watts"] for h in s["hosts"]), 1)')
 log "run 2 ok: 8 guests on $keeper, $victim off (IPMI), watts $w_before -> $w_after, ${t_cons_total} s from start"
 
 # ---------------------------------------------------------------- 3. wake
-log "run 3: wake (load on $keeper above Th1 -> $victim powered on, a guest balanced onto it)"
-"$LAB_TOOL" guest start hot "$keeper" 100 || fail "guest hot"
-"$LAB_TOOL" guest wait hot 120 || fail "guest hot did not boot"
+log "run 3: wake (two busy guests on $keeper: load above Th1 -> $victim powered on, a guest balanced onto it)"
+for g in hot1 hot2; do "$LAB_TOOL" guest start $g "$keeper" 100 || fail "guest $g"; done
+for g in hot1 hot2; do "$LAB_TOOL" guest wait $g 120 || fail "guest $g did not boot"; done
 t_wake=$(now)
 on_again() { test "$(jq_status "[h['state'] for h in s['hosts'] if h['name'] == '$victim'][0]")" = on; }
 wait_for 300 "$victim powered on and verified" on_again
 t_wake_total=$(since "$t_wake")
 grep -q "set power 1" "$dir/bmc-$victim/calls" || fail "no IPMI power-on reached the BMC of $victim"
-balanced() { [ "$(count_on "$victim")" -ge 1 ] || [ "$(where hot)" = "$victim" ]; }
+balanced() { [ "$(count_on "$victim")" -ge 1 ] || [ "$(where hot1)" = "$victim" ] || [ "$(where hot2)" = "$victim" ]; }
 wait_for 300 "a guest moved to $victim" balanced
 t_bal_total=$(since "$t_wake")
 stop_jouled
