@@ -1,5 +1,6 @@
 /* config.c - libconfig file -> struct config. Every error is "file:line: key: what (allowed)". */
 #include "config.h"
+#include "policy/policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -46,6 +47,10 @@ static const char *const policy_keys[] = {
     "algorithm", "th1_pct", "th2_factor", "overload_pct", "balance_gap_pct",
     "placement_target_pct", "balance", "consolidate", "min_active_hosts", "max_moves_per_round",
     "vm_cooldown_s", "host_min_off_s", "seed", "overload_cooldown_s", NULL
+    "vm_cooldown_s", "host_min_off_s", "seed", "thr_threshold", "lr_safety",
+    "lr_fallback_threshold", "lr_history", "joule_percentile", "joule_window",
+    "joule_target_pct", "joule_high_pct", "joule_low_pct", "joule_headroom_pct",
+    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", NULL
 };
 static const char *const schedule_keys[] = { "timezone", "peak", "off_peak",
                                              "peak_min_active_hosts", "wake_lead_s",
@@ -100,6 +105,19 @@ void config_defaults(struct config *cfg)
     p->host_min_off_ns = 1800 * JOULE_NS_PER_S;
     p->seed = 1;
     p->overload_cooldown_ns = 120 * JOULE_NS_PER_S;
+    p->thr_threshold = 0.8;
+    p->lr_safety = 1.2;
+    p->lr_fallback_threshold = 0.7;
+    p->lr_history = 10;
+    p->joule_percentile = JOULE_DEFAULT_PERCENTILE;
+    p->joule_window = JOULE_DEFAULT_WINDOW;
+    p->joule_target_pct = JOULE_DEFAULT_TARGET_PCT;
+    p->joule_high_pct = JOULE_DEFAULT_HIGH_PCT;
+    p->joule_low_pct = JOULE_DEFAULT_LOW_PCT;
+    p->joule_headroom_pct = JOULE_DEFAULT_HEADROOM_PCT;
+    p->joule_min_gain_wh = JOULE_DEFAULT_MIN_GAIN_WH;
+    p->joule_horizon_s = JOULE_DEFAULT_HORIZON_S;
+    p->joule_migration_w = JOULE_DEFAULT_MIGRATION_W;
 
     cfg->schedule.timezone = xstrdup("UTC");
     cfg->schedule.peak_min_active_hosts = 1;
@@ -782,6 +800,24 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
         if (cfg_get_int(g, "seed", 0, INT64_MAX, &seed, e))
             p->seed = (uint64_t)seed;
         get_duration(g, "overload_cooldown_s", 0, &p->overload_cooldown_ns, e);
+        cfg_get_double(g, "thr_threshold", 0.01, 1, &p->thr_threshold, e);
+        cfg_get_double(g, "lr_safety", 0.1, 10, &p->lr_safety, e);
+        cfg_get_double(g, "lr_fallback_threshold", 0.01, 1, &p->lr_fallback_threshold, e);
+        get_unsigned(g, "lr_history", 2, 30, &p->lr_history, e);
+        cfg_get_double(g, "joule_percentile", 0, 100, &p->joule_percentile, e);
+        get_unsigned(g, "joule_window", 1, 30, &p->joule_window, e);
+        cfg_get_double(g, "joule_target_pct", 1, 100, &p->joule_target_pct, e);
+        cfg_get_double(g, "joule_high_pct", 1, 100, &p->joule_high_pct, e);
+        cfg_get_double(g, "joule_low_pct", 0, 100, &p->joule_low_pct, e);
+        cfg_get_double(g, "joule_headroom_pct", 0, 99, &p->joule_headroom_pct, e);
+        cfg_get_double(g, "joule_min_gain_wh", 0, 1e9, &p->joule_min_gain_wh, e);
+        cfg_get_double(g, "joule_horizon_s", 0, 1e9, &p->joule_horizon_s, e);
+        cfg_get_double(g, "joule_migration_w", 0, 1e6, &p->joule_migration_w, e);
+        if (p->joule_target_pct > p->joule_high_pct &&
+            config_setting_get_member(g, "joule_target_pct"))
+            cfg_errors_addf(e, config_setting_get_member(g, "joule_target_pct"),
+                            "joule_target_pct: %g is above joule_high_pct %g",
+                            p->joule_target_pct, p->joule_high_pct);
         if (p->overload_pct < p->th1_pct && config_setting_get_member(g, "overload_pct"))
             cfg_errors_addf(e, config_setting_get_member(g, "overload_pct"),
                             "overload_pct: %g is below th1_pct %g", p->overload_pct, p->th1_pct);

@@ -141,6 +141,20 @@ struct config_policy {
     int64_t host_min_off_ns;
     uint64_t seed;
     int64_t overload_cooldown_ns; /* no second overload event for a host within this */
+    /* Reference policies (thr-mmt, lr-mmt) and joule's own policy (issue 9). */
+    double thr_threshold;        /* ThrMmt overload threshold, fraction of capacity */
+    double lr_safety;            /* LrMmt safety parameter */
+    double lr_fallback_threshold;/* LrMmt threshold while history is short */
+    unsigned lr_history;         /* LrMmt regression length (decisions) */
+    double joule_percentile;     /* VM sized by this percentile of recent demand */
+    unsigned joule_window;       /* ... over this many decisions */
+    double joule_target_pct;     /* fill hosts up to this sized load */
+    double joule_high_pct;       /* relieve a host above this sized load */
+    double joule_low_pct;        /* try to empty hosts below this sized load */
+    double joule_headroom_pct;   /* emptying: targets stay target - headroom */
+    double joule_min_gain_wh;    /* emptying must save at least this (after migration cost) */
+    double joule_horizon_s;      /* ... over this horizon */
+    double joule_migration_w;    /* extra watts while a migration runs */
 };
 
 struct config_schedule {

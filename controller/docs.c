@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry.h"
 #include "util/xalloc.h"
 
 #define NS_PER_HOUR (3600LL * JOULE_NS_PER_S)
@@ -308,4 +309,20 @@ bson_t *docs_plan(const char *cluster, const char *plan_id, int64_t t_ns, const 
     }
     bson_append_array_end(b, &arr);
     return b;
+}
+
+int docs_retention(struct store *s, int64_t now_ns, int retention_days, size_t max_docs,
+                   struct joule_err *err)
+{
+    static const char *const samples[] = { DOCS_HOST_SAMPLES, DOCS_VM_SAMPLES,
+                                           DOCS_POWER_SAMPLES };
+    int64_t before = now_ns - (int64_t)retention_days * NS_PER_DAY;
+    int total = 0;
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        int rc = store_expire(s, samples[i], "t", before, max_docs, err);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
 }

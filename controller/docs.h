@@ -60,6 +60,13 @@ bson_t *docs_plan(const char *cluster, const char *plan_id, int64_t t_ns, const 
 /* Writes "cluster/plan/<t ms>" into buf (n >= 64 recommended); returns buf. */
 const char *docs_plan_id(const char *cluster, int64_t t_ns, char *buf, size_t n);
 
+struct store;
+/* Retention: deletes this cluster's host, VM and power samples older than retention_days
+ * before now_ns, at most max_docs per collection per call (call it every tick or so: it works
+ * in batches and stays within its time budget). Returns the number deleted. */
+int docs_retention(struct store *s, int64_t now_ns, int retention_days, size_t max_docs,
+                   struct joule_err *err);
+
 /* t truncated to the UTC hour / day, in ns. */
 int64_t docs_hour_ns(int64_t t_ns);
 int64_t docs_day_ns(int64_t t_ns);

@@ -34,11 +34,6 @@
 #define EXECUTOR_ABORT_GRACE_NS (10LL * JOULE_NS_PER_S)
 #define EXECUTOR_PROGRESS_NS (5LL * JOULE_NS_PER_S)
 
-/* power.c lands with the power issue (#7). Until it is linked these stay NULL; they are only
- * called with a power_ctl, which only power_ctl_new (a strong reference) can make. */
-#pragma weak power_ctl_request_off
-#pragma weak power_ctl_request_on
-#pragma weak power_ctl_mark_draining
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_SKIPPED };
 
@@ -89,7 +84,8 @@ struct executor {
 int executor_new(const struct executor_deps *deps, struct executor **out, struct joule_err *err)
 {
     if (!deps->cfg || !deps->model || !deps->clock || (!deps->hv && deps->cfg->n_hosts > 0))
-        return joule_err_set(err, JOULE_EINVAL, "executor: config, model, clock and hypervisors are required");
+        return joule_err_set(err, JOULE_EINVAL,
+                             "executor: config, model, clock and hypervisors are required");
     struct executor *ex = xcalloc(1, sizeof *ex);
     ex->d = *deps;
     ex->efd = -1;
@@ -128,7 +124,16 @@ bool executor_busy(const struct executor *ex) { return ex->active; }
 int executor_fd(const struct executor *ex) { return ex->efd; }
 void executor_outcome(const struct executor *ex, struct executor_outcome *out) { *out = ex->oc; }
 
-static void set_error(struct executor *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool executor_host_receiving(const struct executor *ex, int host)
+{
+    for (size_t i = 0; i < ex->n_jobs; i++)
+        if (ex->jobs[i].state == JOB_RUNNING && ex->jobs[i].to == host)
+            return true;
+    return false;
+}
+
+static void set_error(struct executor *ex, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void set_error(struct executor *ex, const char *fmt, ...)
 {
     ex->failed = true;
@@ -154,9 +159,10 @@ int executor_start(struct executor *ex, const struct plan *plan, const struct mo
         switch (a->kind) {
         case PLAN_ACTION_MIGRATE: {
             if (a->vm < 0 || (size_t)a->vm >= snap->n_vms || a->from < 0 || a->to < 0 ||
-                (size_t)a->from >= cfg->n_hosts || (size_t)a->to >= cfg->n_hosts || a->from == a->to)
-                return joule_err_set(err, JOULE_EINVAL, "plan %s: action %zu: bad migration indices",
-                                     plan_id, i);
+                (size_t)a->from >= cfg->n_hosts || (size_t)a->to >= cfg->n_hosts ||
+                a->from == a->to)
+                return joule_err_set(err, JOULE_EINVAL,
+                                     "plan %s: action %zu: bad migration indices", plan_id, i);
             const struct snap_vm *v = &snap->vms[a->vm];
             int mv = model_vm_find(ex->d.model, v->uuid);
             if (v->pinned || (mv >= 0 && ex->d.model->vms[mv].pinned))
@@ -166,8 +172,9 @@ int executor_start(struct executor *ex, const struct plan *plan, const struct mo
                 return joule_err_set(err, JOULE_EINVAL, "plan %s: no hypervisor for %s or %s",
                                      plan_id, cfg->hosts[a->from].name, cfg->hosts[a->to].name);
             if (cfg->hosts[a->to].excluded)
-                return joule_err_set(err, JOULE_EPERM, "plan %s: host %s is excluded: never a target",
-                                     plan_id, cfg->hosts[a->to].name);
+                return joule_err_set(err, JOULE_EPERM,
+                                     "plan %s: host %s is excluded: never a target", plan_id,
+                                     cfg->hosts[a->to].name);
             n_mig++;
             break;
         }
@@ -365,15 +372,16 @@ static void job_finish(struct executor *ex, struct job *j)
         if (mv >= 0)
             model_vm_moved(m, mv, j->to, now); /* the cooldown starts now */
         ex->oc.migrations_ok++;
-        JLOG_NOTICE("event=migration_done plan=%s vm=%s from=%s to=%s duration_s=%.2f bytes=%" PRIu64
-                    " downtime_ms=%.0f",
+        JLOG_NOTICE("event=migration_done plan=%s vm=%s from=%s to=%s duration_s=%.2f"
+                    " bytes=%" PRIu64 " downtime_ms=%.0f",
                     ex->plan_id, j->name, r->from, r->to, (double)(r->end_ns - r->start_ns) / 1e9,
                     r->bytes, r->downtime_ns >= 0 ? (double)r->downtime_ns / 1e6 : -1.0);
         return;
     }
     /* failed, or the hosts do not agree with the driver's answer */
     if (j->rc == 0)
-        snprintf(r->error, sizeof r->error, "migration reported success but the VM is on %s%s%.180s",
+        snprintf(r->error, sizeof r->error,
+                 "migration reported success but the VM is on %s%s%.180s",
                  where_name(j->where), j->where_msg[0] ? ": " : "", j->where_msg);
     else if (j->where == WHERE_SOURCE)
         snprintf(r->error, sizeof r->error, "%s", j->err.msg);
@@ -540,10 +548,11 @@ int executor_poll(struct executor *ex)
             struct joule_err e = { 0 };
             j->progress_mono_ns = clock_mono_ns(ex->d.clock);
             if (hypervisor_job_info(ex->d.hv[j->from], j->uuid, &ji, &e) == 0 && ji.active)
-                JLOG_INFO("event=migration_progress plan=%s vm=%s elapsed_s=%.1f processed_mib=%.1f "
-                          "remaining_mib=%.1f total_mib=%.1f",
+                JLOG_INFO("event=migration_progress plan=%s vm=%s elapsed_s=%.1f"
+                          " processed_mib=%.1f remaining_mib=%.1f total_mib=%.1f",
                           ex->plan_id, j->name, (double)ji.elapsed_ns / 1e9,
-                          (double)ji.data_processed / 1048576.0, (double)ji.data_remaining / 1048576.0,
+                          (double)ji.data_processed / 1048576.0,
+                          (double)ji.data_remaining / 1048576.0,
                           (double)ji.data_total / 1048576.0);
         }
         if (!fin && !j->abort_sent && ex->d.cfg->migration.timeout_ns > 0 &&
@@ -553,7 +562,8 @@ int executor_poll(struct executor *ex)
             struct joule_err e = { 0 };
             j->abort_sent = true;
             if (hypervisor_abort_migration(ex->d.hv[j->from], j->uuid, &e) < 0)
-                JLOG_WARN("event=abort_failed plan=%s vm=%s error=\"%s\"", ex->plan_id, j->name, e.msg);
+                JLOG_WARN("event=abort_failed plan=%s vm=%s error=\"%s\"", ex->plan_id, j->name,
+                          e.msg);
         }
     }
     if (ex->failed)

@@ -58,5 +58,7 @@ void executor_outcome(const struct executor *ex, struct executor_outcome *out);
 /* An eventfd that becomes readable when a worker posted a result: put it in the loop's poll
  * set and call executor_poll() when it fires. -1 in synchronous mode. */
 int executor_fd(const struct executor *ex);
+/* A migration to `host` is in flight (for power_facts.receiving_vm and snap_host.receiving). */
+bool executor_host_receiving(const struct executor *ex, int host);
 
 #endif

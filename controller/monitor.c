@@ -27,7 +27,8 @@ struct monitor {
 int monitor_new(const struct monitor_deps *deps, struct monitor **out, struct joule_err *err)
 {
     if (!deps->cfg || !deps->model || !deps->clock || (!deps->hv && deps->cfg->n_hosts > 0))
-        return joule_err_set(err, JOULE_EINVAL, "monitor: config, model, clock and hypervisors are required");
+        return joule_err_set(err, JOULE_EINVAL,
+                             "monitor: config, model, clock and hypervisors are required");
     struct monitor *mon = xcalloc(1, sizeof *mon);
     mon->d = *deps;
     mon->unreachable = xcalloc(deps->cfg->n_hosts + 1, sizeof *mon->unreachable);
@@ -195,8 +196,8 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
             m->hosts[h].state = POWER_STATE_ON;
         sampled[h] = true;
         o.hosts_sampled++;
-        JLOG_DEBUG("event=host_sampled host=%s vms=%zu load_pct=%.1f cost_ms=%.2f", m->hosts[h].name,
-                   mon->sample.n_vms, m->hosts[h].load_pct, (double)cost / 1e6);
+        JLOG_DEBUG("event=host_sampled host=%s vms=%zu load_pct=%.1f cost_ms=%.2f",
+                   m->hosts[h].name, mon->sample.n_vms, m->hosts[h].load_pct, (double)cost / 1e6);
     }
     if (mon->d.meter)
         meter_tick(mon);

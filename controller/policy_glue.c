@@ -27,6 +27,19 @@ void policy_cfg_from_config(const struct config *c, struct policy_cfg *out)
     out->vm_cooldown_ns = p->vm_cooldown_ns;
     out->host_min_off_ns = p->host_min_off_ns;
     out->seed = p->seed;
+    out->thr_threshold = p->thr_threshold;
+    out->lr_safety = p->lr_safety;
+    out->lr_fallback_threshold = p->lr_fallback_threshold;
+    out->lr_history = p->lr_history;
+    out->joule_percentile = p->joule_percentile;
+    out->joule_window = p->joule_window;
+    out->joule_target_pct = p->joule_target_pct;
+    out->joule_high_pct = p->joule_high_pct;
+    out->joule_low_pct = p->joule_low_pct;
+    out->joule_headroom_pct = p->joule_headroom_pct;
+    out->joule_min_gain_wh = p->joule_min_gain_wh;
+    out->joule_horizon_s = p->joule_horizon_s;
+    out->joule_migration_w = p->joule_migration_w;
 }
 
 bool policy_consolidation_configured(const struct config *c, bool in_off_peak)

@@ -110,6 +110,8 @@ struct power_host {
     bool job_busy;
     struct power_job job;
     int64_t last_status_ns;
+    int64_t status_every_ns;  /* POWER_POLL_NS, doubled after each failed status, capped */
+    struct log_complaint status_complaint;
 };
 
 struct power_ctl {
@@ -149,7 +151,7 @@ struct power_transition {
 
 /* ------------------------------------------------------------------------------ helpers */
 
-/* power_state_name() is defined once, in model.c (declared in model.h and power.h). */
+/* power_state_name() is defined once, in model.c (both headers declare it). */
 
 static const char *method_name(const struct power_host *h, size_t m)
 {
@@ -329,6 +331,7 @@ static void begin_action(struct power_ctl *pc, struct power_host *h, enum record
     snprintf(h->method, sizeof h->method, "%s",
              h->attempt < h->n_methods ? method_name(h, h->attempt) : "");
     h->pending = a == RECORD_POWER_ON ? CALL_ON : CALL_OFF_SOFT;
+    h->status_every_ns = POWER_POLL_NS;
 }
 
 static void a_start_off(struct power_ctl *pc, struct power_host *h, const struct fsm_ctx *c)
@@ -524,7 +527,8 @@ static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
 }
 
 /* Fires an observation or internal event only where the table lists it; guard refusals are
- * expected here (e.g. unknown on hold) and stay quiet. Returns true if the state machine took it. */
+ * expected here (e.g. unknown on hold) and stay quiet. Returns true if the state machine took
+ * it. */
 static bool fire_if_listed(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
                            struct fsm_ctx *c)
 {
@@ -651,9 +655,18 @@ static void job_harvest(struct power_ctl *pc, struct power_host *h, struct fsm_c
 
     if (j->kind == CALL_STATUS) {
         if (j->rc < 0) {
-            JLOG_DEBUG("event=power_status_failed host=%s error=\"%s\"", h->cfg->name, j->err.msg);
+            if (log_complain(&h->status_complaint))
+                JLOG_WARN("event=power_status_failed host=%s error=\"%s\"", h->cfg->name,
+                          j->err.msg);
+            h->status_every_ns *= 2;
+            if (h->status_every_ns > POWER_POLL_MAX_NS)
+                h->status_every_ns = POWER_POLL_MAX_NS;
             return;
         }
+        unsigned long failed = log_release(&h->status_complaint);
+        if (failed)
+            JLOG_NOTICE("event=power_status_ok host=%s failed_before=%lu", h->cfg->name, failed);
+        h->status_every_ns = POWER_POLL_NS;
         /* a status taken before the current action began proves nothing about it */
         if (h->acting && j->started_mono_ns < h->start_mono_ns)
             return;
@@ -735,6 +748,7 @@ int power_ctl_new(const struct config *cfg, const struct drv_env *env, struct po
         h->off_since_ns = SNAP_NEVER;
         h->hold_until_ns = INT64_MIN;
         h->last_status_ns = INT64_MIN;
+        h->status_every_ns = POWER_POLL_NS;
         h->excluded = ch->excluded;
         for (size_t k = 0; cfg->excluded_hosts && cfg->excluded_hosts[k]; k++)
             h->excluded |= strcmp(cfg->excluded_hosts[k], ch->name) == 0;
@@ -921,7 +935,7 @@ static void launch(struct power_ctl *pc, struct power_host *h, struct fsm_ctx *c
     size_t m;
     bool want = h->state == POWER_STATE_POWERING_OFF || h->state == POWER_STATE_UNKNOWN;
     if (want && (!h->acting || h->call_ok) && has_status(h, &m) &&
-        (h->last_status_ns == INT64_MIN || c->now_ns - h->last_status_ns >= POWER_POLL_NS)) {
+        (h->last_status_ns == INT64_MIN || c->now_ns - h->last_status_ns >= h->status_every_ns)) {
         h->last_status_ns = c->now_ns;
         job_start(pc, h, CALL_STATUS, m, c->now_ns);
     }

@@ -56,6 +56,8 @@ size_t power_ctl_take_events(struct power_ctl *pc, struct event_record *out, siz
 #define POWER_VERIFY_MARGIN_MIN_NS (10 * JOULE_NS_PER_S)
 /* Status polls (to verify an off, to resolve unknown) at most this often per host. */
 #define POWER_POLL_NS (1 * JOULE_NS_PER_S)
+/* A failing status read doubles the interval, up to this. */
+#define POWER_POLL_MAX_NS (60 * JOULE_NS_PER_S)
 /* After a failed action the host stays unknown (not capacity) at least this long, whatever is
  * observed; a request (on/off) can still act on it. */
 #define POWER_UNKNOWN_HOLD_NS (300 * JOULE_NS_PER_S)

@@ -37,7 +37,7 @@ struct power_action_record {
     int64_t start_ns;
     int64_t end_ns;                /* when verified or given up */
     bool ok;
-    char verified_by[64];          /* "ipmi_status", "libvirt_reachable", "libvirt_down+meter" ... */
+    char verified_by[64];          /* "ipmi_status", "libvirt_reachable", "libvirt_down+meter"... */
     char error[RECORD_ERROR_MAX];
     bool forced;                   /* an operator's --force */
     bool hard;                     /* soft off did not finish within the grace: hard off sent */

@@ -35,6 +35,12 @@ struct snap_host {
     int64_t off_since_ns;   /* SNAP_NEVER if not off */
     int64_t boot_ns;        /* expected boot-to-verified time */
     bool receiving;         /* a migration to it is in flight: never emptied or powered off */
+    /* Added for replay and the reference policies (issue 9). Zero = not known / no limit. */
+    double pe_cpus;         /* capacity of one core (same unit as cpus); 0 = no per-core cap */
+    double used_cpus;       /* CPU actually allocated to its VMs now (same unit as cpus) */
+    bool has_power_curve;   /* power_curve_w holds watts at 0,10,...,100 % (else idle_w..max_w) */
+    double power_curve_w[11];
+    unsigned max_vms;       /* at most this many VMs (0 = no limit) */
 };
 
 struct snap_vm {
@@ -47,6 +53,12 @@ struct snap_vm {
     bool pinned;            /* never moved */
     bool migrating;         /* a migration of it is in flight */
     int64_t last_move_ns;   /* SNAP_NEVER if never moved */
+    /* Added for replay and the reference policies (issue 9). */
+    double cpu_max;         /* the VM's full CPU size in host units (0 = vcpus) */
+    const double *demand_history; /* borrowed: recent CPU demand (cpu_cores unit), most recent
+                                   * first, one per decision interval; may be NULL */
+    size_t n_history;
+    uint64_t host_seq;      /* order of the VM in its host's list (lower = earlier) */
 };
 
 struct model_snapshot {

@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include "policy_priv.h"
+#include "reference.h"
 
 int policy_threshold_run(const struct policy_cfg *cfg, const struct model_snapshot *snap,
                          struct plan *out, struct joule_err *err)
@@ -59,9 +60,9 @@ int policy_run(const struct policy_cfg *cfg, const struct model_snapshot *snap, 
      * bands). Add a case here and a file of your own for a new algorithm. */
     switch (cfg->algorithm) {
     case POLICY_ALGORITHM_THRESHOLD: return policy_threshold_run(cfg, snap, out, err);
-    case POLICY_ALGORITHM_JOULE:
-    case POLICY_ALGORITHM_THR_MMT:
-    case POLICY_ALGORITHM_LR_MMT:
+    case POLICY_ALGORITHM_JOULE: return policy_run_joule(cfg, snap, out, err);
+    case POLICY_ALGORITHM_THR_MMT: return policy_run_thr_mmt(cfg, snap, out, err);
+    case POLICY_ALGORITHM_LR_MMT: return policy_run_lr_mmt(cfg, snap, out, err);
     case POLICY_ALGORITHM__COUNT: break;
     }
     return joule_err_set(err, JOULE_ENOTSUP, "policy: algorithm %d is not implemented",

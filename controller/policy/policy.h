@@ -17,6 +17,18 @@ enum policy_algorithm {
     POLICY_ALGORITHM__COUNT
 };
 
+/* Defaults of joule's own policy (tuned on PlanetLab day 20110303 only; see
+ * etc/jouled.conf.example). Shared with config.c so that both give the same defaults. */
+#define JOULE_DEFAULT_PERCENTILE 70.0
+#define JOULE_DEFAULT_WINDOW 12
+#define JOULE_DEFAULT_TARGET_PCT 90.0
+#define JOULE_DEFAULT_HIGH_PCT 100.0
+#define JOULE_DEFAULT_LOW_PCT 60.0
+#define JOULE_DEFAULT_HEADROOM_PCT 10.0
+#define JOULE_DEFAULT_MIN_GAIN_WH 0.0
+#define JOULE_DEFAULT_HORIZON_S 3600.0
+#define JOULE_DEFAULT_MIGRATION_W 10.0
+
 enum policy_balance { POLICY_BALANCE_DIFFERENCING, POLICY_BALANCE_BANDS, POLICY_BALANCE_NONE };
 
 struct policy_cfg {
@@ -30,6 +42,28 @@ struct policy_cfg {
     int64_t vm_cooldown_ns;      /* 1800 s */
     int64_t host_min_off_ns;     /* 1800 s */
     uint64_t seed;
+    /* Added by issue 9 (reference policies and joule's own policy); defaults in
+     * policy_cfg_defaults, documented in etc/jouled.conf.example. */
+    double interval_s;           /* 300: decision interval (LR's migration-interval term) */
+    double migration_mib_s;      /* 62.5: migration throughput (MiB/s) for time estimates */
+    double thr_threshold;        /* 0.8: ThrMmt overload threshold (fraction of capacity) */
+    double lr_safety;            /* 1.2: LrMmt safety parameter */
+    double lr_fallback_threshold;/* 0.7: LrMmt threshold when history is short */
+    unsigned lr_history;         /* 10: LrMmt regression length */
+    /* POLICY_ALGORITHM_JOULE */
+    double joule_percentile;     /* 90: size each VM by this percentile of its recent demand */
+    unsigned joule_window;       /* 12: samples of history in the percentile */
+    double joule_target_pct;     /* 70: place VMs so hosts stay below this (sized demand) */
+    double joule_high_pct;       /* 90: a host above this (current demand) is relieved */
+    double joule_low_pct;        /* 50: hosts below this are candidates to empty */
+    double joule_headroom_pct;   /* 10: a host is emptied only if its VMs fit with this margin */
+    double joule_min_gain_wh;    /* 0: a migration must save at least this much energy */
+    double joule_horizon_s;      /* 3600: time a move is expected to pay back over */
+    double joule_migration_w;    /* 10: extra watts drawn while a migration runs */
+    /* CloudSim's resource model (replay --cloudsim): memory and VM-count limits bind only when
+     * a VM is first placed (CloudSim's RAM/BW requests drop to 0 once a VM exists). Applies to
+     * thr-mmt, lr-mmt and joule. Default false: memory always has to fit. */
+    bool limits_at_creation_only;
 };
 
 /* Fills the papers' defaults. */

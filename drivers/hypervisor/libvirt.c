@@ -4,7 +4,9 @@
  *   marks the connection dead (daemon gone: EOF, error, keepalive timeout). alive() is false
  *   from then on; connect() opens a new connection, at most once per backoff period (1 s
  *   doubling up to 60 s after each failed attempt), so a host that is down costs nothing per
- *   tick and is picked up again when its daemon returns.
+ *   tick and is picked up again when its daemon returns. The open runs on a detached thread
+ *   and connect() waits for it at most LV_CONNECT_WAIT_NS: opening a hung daemon's socket
+ *   blocks without limit, and the caller is the controller's loop.
  * - Keepalive and the close callback need libvirt's event loop: one process-wide thread runs
  *   virEventRunDefaultImpl() while at least one driver instance exists (refcounted; the only
  *   file-static state, because libvirt's event implementation is itself process-global).
@@ -33,8 +35,10 @@
 #include "driver.h"
 #include "util/xalloc.h"
 
-#define LV_KEEPALIVE_INTERVAL_S 5
+/* a hung daemon is detected after interval x (count + 1) = 12 s (a call blocks that long) */
+#define LV_KEEPALIVE_INTERVAL_S 3
 #define LV_KEEPALIVE_COUNT 3
+#define LV_CONNECT_WAIT_NS (2LL * 1000000000LL)
 #define LV_BACKOFF_MIN_NS (1LL * 1000000000LL)
 #define LV_BACKOFF_MAX_NS (60LL * 1000000000LL)
 #define LV_PROGRESS_MS 500
@@ -51,6 +55,10 @@ struct lv {
     virNodeInfo node;            /* from the last connect */
     bool have_node;
     struct hv_job_info progress; /* last migration progress seen by a watcher; guarded by mu */
+    struct lv_open *open;        /* a connection attempt in progress; guarded by mu */
+    char (*outgoing)[VIR_UUID_STRING_BUFLEN]; /* VMs this driver is migrating away; guarded by mu */
+    size_t n_outgoing;
+    size_t cap_outgoing;
 };
 
 /* ------------------------------------------------------------------ process-wide event loop */
@@ -144,7 +152,8 @@ static int vir_fail(struct joule_err *err, const char *what)
 {
     virErrorPtr e = virGetLastError();
     int code = map_vir_error(e);
-    joule_err_set(err, code, "%s: %s", what, e && e->message ? e->message : "unknown libvirt error");
+    const char *msg = e && e->message ? e->message : "unknown libvirt error";
+    joule_err_set(err, code, "%s: %s", what, msg);
     virResetLastError();
     return code;
 }
@@ -192,6 +201,37 @@ static virConnectPtr conn_get(struct lv *s)
     return c;
 }
 
+static void outgoing_add(struct lv *s, const char *uuid)
+{
+    pthread_mutex_lock(&s->mu);
+    xgrow((void **)&s->outgoing, &s->cap_outgoing, s->n_outgoing + 1, sizeof *s->outgoing);
+    snprintf(s->outgoing[s->n_outgoing++], VIR_UUID_STRING_BUFLEN, "%s", uuid);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void outgoing_del(struct lv *s, const char *uuid)
+{
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n_outgoing; i++) {
+        if (strcmp(s->outgoing[i], uuid) == 0) {
+            memmove(&s->outgoing[i], &s->outgoing[i + 1],
+                    (s->n_outgoing - i - 1) * sizeof *s->outgoing);
+            s->n_outgoing--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* s->mu held */
+static bool outgoing_has(const struct lv *s, const char *uuid)
+{
+    for (size_t i = 0; i < s->n_outgoing; i++)
+        if (strcmp(s->outgoing[i], uuid) == 0)
+            return true;
+    return false;
+}
+
 /* After a failed call: a connection-level failure marks the connection dead. */
 static void note_failure(struct lv *s, virConnectPtr c)
 {
@@ -231,6 +271,121 @@ static bool lv_alive(void *state)
     return ok;
 }
 
+/* One connection attempt, run on its own detached thread: virConnectOpen to a daemon that
+ * accepts the socket but never answers (SIGSTOP, a hung host) blocks with no timeout, and the
+ * controller's loop must not block with it. Shared by the driver and the thread (refs); whoever
+ * drops the last reference closes a connection nobody adopted. */
+struct lv_open {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;         /* CLOCK_MONOTONIC */
+    unsigned refs;
+    char *uri;
+    int64_t started_ns;        /* CLOCK_MONOTONIC */
+    bool done;
+    virConnectPtr conn;
+    virNodeInfo node;
+    int rc;
+    char msg[JOULE_ERR_MSG_MAX];
+};
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void open_unref(struct lv_open *o)
+{
+    pthread_mutex_lock(&o->mu);
+    bool last = --o->refs == 0;
+    pthread_mutex_unlock(&o->mu);
+    if (!last)
+        return;
+    if (o->conn)
+        virConnectClose(o->conn);
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+    free(o->uri);
+    free(o);
+}
+
+static void *open_main(void *arg)
+{
+    struct lv_open *o = arg;
+    virNodeInfo node;
+    memset(&node, 0, sizeof node);
+    char msg[JOULE_ERR_MSG_MAX] = "";
+    int rc = 0;
+    virConnectPtr c = virConnectOpen(o->uri);
+    bool ok = c != NULL;
+    /* keepalive exists only on remote connections (every qemu+... URI); a local driver (such
+     * as test:///) answers NO_SUPPORT, which is fine */
+    if (ok && virConnectSetKeepAlive(c, LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) < 0)
+        ok = virGetLastErrorCode() == VIR_ERR_NO_SUPPORT;
+    virResetLastError();
+    if (ok)
+        ok = virNodeGetInfo(c, &node) == 0;
+    if (!ok) {
+        virErrorPtr e = virGetLastError();
+        rc = map_vir_error(e);
+        snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "unknown libvirt error");
+        if (c)
+            virConnectClose(c);
+        c = NULL;
+    }
+    virResetLastError();
+    pthread_mutex_lock(&o->mu);
+    o->conn = c;
+    o->node = node;
+    o->rc = rc;
+    memcpy(o->msg, msg, sizeof msg);
+    o->done = true;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    open_unref(o);
+    return NULL;
+}
+
+/* Starts an attempt (s->mu held). */
+static int open_start(struct lv *s, struct joule_err *err)
+{
+    struct lv_open *o = xcalloc(1, sizeof *o);
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&o->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    o->refs = 2;
+    o->uri = xstrdup(s->uri);
+    o->started_ns = mono_now();
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int prc = pthread_create(&th, &at, open_main, o);
+    pthread_attr_destroy(&at);
+    if (prc != 0) {
+        o->refs = 1;
+        open_unref(o);
+        return joule_err_set(err, JOULE_EIO, "connect %s: cannot start a thread", s->uri);
+    }
+    s->open = o;
+    return 0;
+}
+
+static void backoff_locked(struct lv *s, int64_t now)
+{
+    s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : LV_BACKOFF_MIN_NS;
+    if (s->backoff_ns > LV_BACKOFF_MAX_NS)
+        s->backoff_ns = LV_BACKOFF_MAX_NS;
+    s->retry_at_mono_ns = now + s->backoff_ns;
+}
+
+/* Connects, or goes on connecting: waits at most LV_CONNECT_WAIT_NS from the start of an
+ * attempt, then answers JOULE_EUNAVAIL while the attempt keeps running in the background; a
+ * later call adopts its result. After a failed attempt, the next one waits for the backoff. */
 static int lv_connect(void *state, struct joule_err *err)
 {
     struct lv *s = state;
@@ -240,37 +395,61 @@ static int lv_connect(void *state, struct joule_err *err)
         pthread_mutex_unlock(&s->mu);
         return 0;
     }
-    drop_conn_locked(s);
-    if (now < s->retry_at_mono_ns) {
-        double wait_s = (double)(s->retry_at_mono_ns - now) / 1e9;
-        pthread_mutex_unlock(&s->mu);
-        return joule_err_set(err, JOULE_EUNAVAIL, "connect %s: unreachable, next attempt in %.1f s",
-                             s->uri, wait_s);
+    if (!s->open) {
+        drop_conn_locked(s);
+        if (now < s->retry_at_mono_ns) {
+            double wait_s = (double)(s->retry_at_mono_ns - now) / 1e9;
+            pthread_mutex_unlock(&s->mu);
+            return joule_err_set(err, JOULE_EUNAVAIL,
+                                 "connect %s: unreachable, next attempt in %.1f s", s->uri, wait_s);
+        }
+        int rc = open_start(s, err);
+        if (rc < 0) {
+            pthread_mutex_unlock(&s->mu);
+            return rc;
+        }
     }
-    atomic_store(&s->dead, false);
-    char w[160];
-    virConnectPtr c = virConnectOpen(s->uri);
+    struct lv_open *o = s->open;
+    pthread_mutex_unlock(&s->mu);
+
+    pthread_mutex_lock(&o->mu);
+    int64_t deadline = o->started_ns + LV_CONNECT_WAIT_NS;
+    struct timespec ts = { .tv_sec = deadline / 1000000000LL, .tv_nsec = deadline % 1000000000LL };
+    while (!o->done && mono_now() < deadline)
+        pthread_cond_timedwait(&o->cv, &o->mu, &ts);
+    bool done = o->done;
+    virConnectPtr c = o->conn;
+    o->conn = NULL;
+    virNodeInfo node = o->node;
+    char msg[JOULE_ERR_MSG_MAX];
+    memcpy(msg, o->msg, sizeof msg);
+    double waited = (double)(mono_now() - o->started_ns) / 1e9;
+    pthread_mutex_unlock(&o->mu);
+    if (!done)
+        return joule_err_set(err, JOULE_EUNAVAIL, "connect %s: no answer for %.1f s (still trying)",
+                             s->uri, waited);
+
+    pthread_mutex_lock(&s->mu);
+    if (s->open == o) {
+        s->open = NULL;
+        open_unref(o);
+    }
     int rc = 0;
     if (!c) {
-        rc = vir_fail(err, what_of(w, sizeof w, "connect %s", s->uri));
-    } else if (virConnectRegisterCloseCallback(c, close_cb, s, NULL) < 0 ||
-               virConnectSetKeepAlive(c, LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) < 0 ||
-               virNodeGetInfo(c, &s->node) < 0) {
-        rc = vir_fail(err, what_of(w, sizeof w, "connect %s: setup", s->uri));
-        virConnectUnregisterCloseCallback(c, close_cb);
+        /* whatever the cause (o->rc), the host cannot be used now */
+        rc = joule_err_set(err, JOULE_EUNAVAIL, "connect %s: %s", s->uri, msg);
+        backoff_locked(s, now);
+    } else if (virConnectRegisterCloseCallback(c, close_cb, s, NULL) < 0 &&
+               virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+        char w[160];
+        rc = vir_fail(err, what_of(w, sizeof w, "connect %s: close callback", s->uri));
         virConnectClose(c);
-        virResetLastError();
-    }
-    if (rc < 0) {
-        rc = JOULE_EUNAVAIL; /* whatever the cause, the host cannot be used now */
-        if (err)
-            err->code = rc;
-        s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : LV_BACKOFF_MIN_NS;
-        if (s->backoff_ns > LV_BACKOFF_MAX_NS)
-            s->backoff_ns = LV_BACKOFF_MAX_NS;
-        s->retry_at_mono_ns = now + s->backoff_ns;
+        backoff_locked(s, now);
     } else {
+        virResetLastError();
+        atomic_store(&s->dead, false);
         s->conn = c;
+        s->node = node;
         s->have_node = true;
         s->backoff_ns = 0;
         s->retry_at_mono_ns = 0;
@@ -370,7 +549,11 @@ static int lv_sample(void *state, struct hv_sample *out, struct joule_err *err)
     for (int i = 0; i < n; i++) {
         if (in_transit(recs[i]))
             continue;
-        fill_vm(hv_sample_add_vm(out), recs[i]);
+        struct hv_vm_sample *vs = hv_sample_add_vm(out);
+        fill_vm(vs, recs[i]);
+        pthread_mutex_lock(&s->mu);
+        vs->migrating = outgoing_has(s, vs->uuid);
+        pthread_mutex_unlock(&s->mu);
     }
     virDomainStatsRecordListFree(recs);
     virConnectClose(c);
@@ -388,13 +571,6 @@ struct watch {
     bool done;
     bool aborted;
 };
-
-static int64_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void read_progress(struct lv *s, virDomainPtr dom)
 {
@@ -496,7 +672,9 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     res->start_ns = clock_now_ns(s->clock);
     unsigned flags = map_flags(opts ? opts->flags : CONFIG_MIGRATE_LIVE | CONFIG_MIGRATE_PEER2PEER);
     bool p2p = (flags & VIR_MIGRATE_PEER2PEER) != 0;
-    const char *duri = dest->migration_uri && *dest->migration_uri ? dest->migration_uri : dest->uri;
+    const char *duri = dest->uri;
+    if (dest->migration_uri && *dest->migration_uri)
+        duri = dest->migration_uri;
     if (p2p && (!duri || !*duri))
         return joule_err_set(err, JOULE_EINVAL, "migrate %s to %s: no migration uri", vm_uuid,
                              dest->name);
@@ -539,6 +717,7 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     pthread_condattr_destroy(&ca);
     pthread_t wt;
     bool watching = pthread_create(&wt, NULL, watch_main, &wa) == 0;
+    outgoing_add(s, vm_uuid);
 
     int mrc;
     if (p2p) {
@@ -556,6 +735,7 @@ static int lv_migrate(void *state, const char *vm_uuid, const struct hv_migrate_
     wa.done = true;
     pthread_cond_signal(&wa.cv);
     pthread_mutex_unlock(&wa.mu);
+    outgoing_del(s, vm_uuid);
     if (watching)
         pthread_join(wt, NULL);
     pthread_cond_destroy(&wa.cv);
@@ -590,7 +770,8 @@ static int lv_abort_migration(void *state, const char *vm_uuid, struct joule_err
     struct lv *s = state;
     virConnectPtr c = conn_get(s);
     if (!c)
-        return joule_err_set(err, JOULE_EUNAVAIL, "abort %s: %s is not connected", vm_uuid, s->name);
+        return joule_err_set(err, JOULE_EUNAVAIL, "abort %s: %s is not connected", vm_uuid,
+                             s->name);
     char w[200];
     int rc = 0;
     virDomainPtr d = virDomainLookupByUUIDString(c, vm_uuid);
@@ -633,6 +814,10 @@ static void lv_close(void *state)
     struct lv *s = state;
     pthread_mutex_lock(&s->mu);
     drop_conn_locked(s);
+    if (s->open) { /* abandoned: the attempt's thread closes what it gets */
+        open_unref(s->open);
+        s->open = NULL;
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -643,6 +828,7 @@ static void lv_destroy(void *state)
         return;
     lv_close(s);
     pthread_mutex_destroy(&s->mu);
+    free(s->outgoing);
     free(s->name);
     free(s->uri);
     free(s);

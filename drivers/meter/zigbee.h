@@ -232,6 +232,8 @@ enum zb_reject {
     ZB_REJECT_LENGTH,         /* impossible length: 0 or > 512 (XBee), > 250 (MT) */
     ZB_REJECT_LENGTH_OVERRUN, /* at end of input, a length runs past it but a later frame exists */
     ZB_REJECT_FORMAT,         /* checksum fine, but not a frame a coordinator sends */
+    ZB_REJECT_OVERLAP,        /* checksum fine, but a complete valid frame starts inside it: a
+                               * cut frame or garbage whose checksum matched by chance */
     ZB_REJECT__COUNT
 };
 const char *zb_reject_name(enum zb_reject r);
@@ -262,6 +264,7 @@ struct zb_stream {
     size_t start, end;        /* unread bytes are buf[start..end) */
     uint64_t base;            /* stream offset of buf[0] */
     bool eof;
+    bool idle;                /* zb_stream_idle() was called: see there */
     bool requests;            /* decode host->coordinator frames (see xbee_try_frame) */
     bool has_last;            /* the last event was a frame starting at last_start */
     size_t last_start;
@@ -286,12 +289,25 @@ void xbee_try_frame(const uint8_t *buf, size_t i, size_t end, int api_mode, bool
                     uint8_t *scratch, struct zb_try *t);
 void znp_try_frame(const uint8_t *buf, size_t i, size_t end, bool requests, struct zb_try *t);
 
+/* A frame that passed its checksum (one byte: 1 in 256 corrupt candidates pass it) and looks like
+ * what a coordinator really sends: a data frame whose ZCL decodes, or a known status frame of its
+ * exact size. The meter driver drops (and rescans) anything else. */
+bool zb_frame_plausible(enum zb_proto proto, const uint8_t *data, size_t len);
+
 void zb_stream_init(struct zb_stream *s, enum zb_proto proto);
 /* Appends bytes; returns how many it took (fewer when the buffer is full: drain with
  * zb_stream_next and feed the rest). */
 size_t zb_stream_feed(struct zb_stream *s, const uint8_t *p, size_t n);
 /* No more input will come: pending bytes are resolved (truncated / length_overrun). */
 void zb_stream_finish(struct zb_stream *s);
+/* The line has been quiet: if a candidate still waiting for bytes has a complete, valid frame
+ * after its start byte, its length was a lie (a cut or corrupt frame): it is rejected
+ * (length_overrun) and the bytes after its start byte are rescanned, so the valid frame behind
+ * it is not held back until more traffic comes. A candidate with nothing complete behind it
+ * keeps waiting: it may be a real frame delayed mid-way (USB latency, a loaded host). */
+void zb_stream_idle(struct zb_stream *s);
+/* True when bytes are buffered that are not yet a frame or a rejection. */
+bool zb_stream_pending(const struct zb_stream *s);
 /* 1 with *ev filled, 0 when more input is needed (or all input is consumed after finish). */
 int zb_stream_next(struct zb_stream *s, struct zb_event *ev);
 /* The caller found the last FRAME implausible (its content does not parse): un-consume it and

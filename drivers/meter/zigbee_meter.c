@@ -33,6 +33,8 @@
 #define REQUEST_EVERY_NS 1000000000LL    /* re-ask for scaling/addresses at most once a second */
 #define PENDING_MAX_AGE_NS (30 * 1000000000LL)
 #define WRITE_TIMEOUT_MS 200
+#define GAP_MIN_NS (50 * 1000000LL)      /* quiet line inside a frame: the frame was cut ... */
+#define GAP_BYTES 64                     /* ... or this many byte times, if longer */
 #define COORD_ENDPOINT 1
 #define DEFAULT_METER_ENDPOINT 1
 
@@ -74,6 +76,9 @@ struct zb_meter {
     struct serial_opts opts;
     int read_timeout_ms;
     int64_t stale_ns;
+    int64_t gap_ns;
+    int64_t last_rx_ns;
+    bool idle_checked;            /* the quiet line was already looked at since the last read */
     struct zmeter meters[MAX_METERS];
     size_t n_meters;
     bool table_full_warned;
@@ -190,12 +195,13 @@ static void send_znp(struct zb_meter *s, uint8_t cmd0, uint8_t cmd1, const uint8
     send_frame(s, wire, znp_frame_build(wire, sizeof wire, cmd0, cmd1, d, n));
 }
 
-static void send_zcl(struct zb_meter *s, struct zmeter *m, uint16_t cluster, const uint8_t *zcl,
+/* False when the meter cannot be addressed yet (ZNP: network address unknown). */
+static bool send_zcl(struct zb_meter *s, struct zmeter *m, uint16_t cluster, const uint8_t *zcl,
                      size_t n)
 {
     if (s->proto == ZB_PROTO_ZNP) {
         if (!m->has_nwk)
-            return;
+            return false;
         uint8_t d[ZNP_LEN_MAX];
         d[0] = (uint8_t)m->nwk;
         d[1] = (uint8_t)(m->nwk >> 8);
@@ -209,15 +215,16 @@ static void send_zcl(struct zb_meter *s, struct zmeter *m, uint16_t cluster, con
         d[9] = (uint8_t)n;
         memcpy(d + 10, zcl, n);
         send_znp(s, ZNP_CMD0(ZNP_TYPE_SREQ, ZNP_SUBSYS_AF), ZNP_AF_DATA_REQUEST, d, 10 + n);
-        return;
+        return true;
     }
     if (!m->has_ieee)
-        return;
+        return false;
     uint8_t data[64], wire[2 * 64 + 8];
     size_t dl = xbee_explicit_tx(data, sizeof data, 0, m->ieee, m->has_nwk ? m->nwk : 0xFFFE,
                                  COORD_ENDPOINT, m->endpoint, cluster, ZCL_PROFILE_HA, zcl, n);
     int mode = s->proto == ZB_PROTO_XBEE2 ? 2 : 1;
     send_frame(s, wire, xbee_frame_build(wire, sizeof wire, mode, data, dl));
+    return true;
 }
 
 static void ask_scaling(struct zb_meter *s, struct zmeter *m, uint16_t cluster, int64_t now)
@@ -228,12 +235,12 @@ static void ask_scaling(struct zb_meter *s, struct zmeter *m, uint16_t cluster, 
     int64_t *asked = cluster == ZCL_CLUSTER_ELECTRICAL ? &m->em_asked_ns : &m->met_asked_ns;
     if (now - *asked < REQUEST_EVERY_NS)
         return;
-    *asked = now;
     uint8_t zcl[16];
     size_t n = cluster == ZCL_CLUSTER_ELECTRICAL
                    ? zcl_build_read(zcl, sizeof zcl, ++s->zcl_seq, em, 2)
                    : zcl_build_read(zcl, sizeof zcl, ++s->zcl_seq, met, 3);
-    send_zcl(s, m, cluster, zcl, n);
+    if (send_zcl(s, m, cluster, zcl, n))
+        *asked = now;
 }
 
 /* ZNP: the network address of a configured meter, or the IEEE address of a sender. */
@@ -491,12 +498,14 @@ static void learn_address(struct zb_meter *s, uint64_t ieee, uint16_t nwk, int64
         }
     }
     if (by_ieee >= 0) {
-        s->meters[by_ieee].has_nwk = true;
-        s->meters[by_ieee].nwk = nwk;
-        /* now that the meter can be addressed, ask for what its readings wait on */
-        for (size_t i = 0; i < s->n_pending; i++)
-            if (s->pending[i].meter == by_ieee)
-                ask_scaling(s, &s->meters[by_ieee], s->pending[i].cluster, now);
+        struct zmeter *m = &s->meters[by_ieee];
+        m->has_nwk = true;
+        m->nwk = nwk;
+        /* now that the meter can be addressed, ask for the scaling it still lacks */
+        if ((m->em_bits & EM_COMPLETE) != EM_COMPLETE)
+            ask_scaling(s, m, ZCL_CLUSTER_ELECTRICAL, now);
+        if ((m->met_bits & MET_COMPLETE) != MET_COMPLETE)
+            ask_scaling(s, m, ZCL_CLUSTER_METERING, now);
     }
     pending_resolve(s, now);
 }
@@ -505,6 +514,8 @@ static bool frame_xbee(struct zb_meter *s, const struct zb_event *ev, int64_t t_
 {
     struct xbee_frame f;
     if (xbee_frame_parse(ev->data, ev->len, s->proto == ZB_PROTO_XBEE2 ? 2 : 1, &f) < 0)
+        return false;
+    if (!zb_frame_plausible(s->proto, ev->data, ev->len))
         return false;
     if (f.frame_type != XBEE_RX_EXPLICIT) {
         s->stats.other_frames++;
@@ -541,6 +552,8 @@ static bool frame_znp(struct zb_meter *s, const struct zb_event *ev, int64_t t_n
         handle_zcl(s, mi, f.src_endpoint, &z, t_ns, now);
         return true;
     }
+    if (!zb_frame_plausible(s->proto, ev->data, ev->len))
+        return false;
     const uint8_t *d = f.data;
     bool zdo = f.cmd0 == ZNP_CMD0(ZNP_TYPE_AREQ, ZNP_SUBSYS_ZDO);
     if (zdo && (f.cmd1 == ZNP_ZDO_NWK_ADDR_RSP || f.cmd1 == ZNP_ZDO_IEEE_ADDR_RSP) &&
@@ -645,6 +658,11 @@ static int zb_create(enum zb_proto proto, const struct config *cfg, const struct
     int64_t ms = cfg->meter.read_timeout_ns / 1000000;
     s->read_timeout_ms = ms < 1 ? 1 : (int)ms;
     s->stale_ns = cfg->meter.stale_ns;
+    /* 10 bits per byte on the wire (start + 8 data + stop, more with parity: close enough) */
+    int baud = cfg->meter.baud > 0 ? cfg->meter.baud : 9600;
+    s->gap_ns = (int64_t)GAP_BYTES * 10 * 1000000000LL / baud;
+    if (s->gap_ns < GAP_MIN_NS)
+        s->gap_ns = GAP_MIN_NS;
     s->backoff_ns = REOPEN_MIN_NS;
     s->stream = xmalloc(sizeof *s->stream);
     zb_stream_init(s->stream, proto);
@@ -738,9 +756,25 @@ static int zb_poll(void *state, struct meter_reading *out, size_t max, int timeo
         k = take_ready(s, out, max, k);
         if (k > 0)
             break;
-        int wait_ms = (int)((deadline - now + 999999) / 1000000);
+        int64_t wait_until = deadline;
+        if (zb_stream_pending(s->stream)) {
+            /* a candidate is waiting for bytes: if the line stays quiet, it was cut */
+            if (!s->idle_checked && now - s->last_rx_ns >= s->gap_ns) {
+                s->idle_checked = true;
+                zb_stream_idle(s->stream);
+                drain_stream(s);
+                continue;
+            }
+            if (!s->idle_checked && s->last_rx_ns + s->gap_ns < wait_until)
+                wait_until = s->last_rx_ns + s->gap_ns;
+        }
+        int wait_ms = (int)((wait_until - now + 999999) / 1000000);
         struct joule_err re = { 0 };
         int n = serial_read(s->sp, buf, sizeof buf, wait_ms, &re);
+        if (n > 0) {
+            s->last_rx_ns = mono_now();
+            s->idle_checked = false;
+        }
         if (n < 0) {
             JLOG_WARN("event=port_lost port=%s error=\"%s\"", s->port, re.msg);
             port_close(s);
@@ -767,7 +801,8 @@ static void zb_stats(void *state, struct meter_stats *out)
     out->bad_checksum = s->done.rejected[ZB_REJECT_CHECKSUM] + c->rejected[ZB_REJECT_CHECKSUM];
     out->truncated = s->done.rejected[ZB_REJECT_TRUNCATED] + c->rejected[ZB_REJECT_TRUNCATED] +
                      s->done.rejected[ZB_REJECT_LENGTH_OVERRUN] +
-                     c->rejected[ZB_REJECT_LENGTH_OVERRUN];
+                     c->rejected[ZB_REJECT_LENGTH_OVERRUN] +
+                     s->done.rejected[ZB_REJECT_OVERLAP] + c->rejected[ZB_REJECT_OVERLAP];
     out->rejected_length = s->done.rejected[ZB_REJECT_LENGTH] + c->rejected[ZB_REJECT_LENGTH];
     out->rejected_format = s->done.rejected[ZB_REJECT_FORMAT] + c->rejected[ZB_REJECT_FORMAT];
     out->resyncs = s->done.resyncs + c->resyncs;

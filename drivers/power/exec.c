@@ -153,6 +153,11 @@ static bool drain_output(int fd, char *kept, size_t *kept_len)
 int exec_run(char *const *argv, int64_t timeout_ns, int *exit_status, char *output,
              size_t output_size, struct joule_err *err)
 {
+    /* posix_spawn reports a failed exec only on some paths (not under valgrind, for one): ask
+     * first, so a wrong path is a clear error rather than an exit status 127 */
+    if (access(argv[0], X_OK) < 0)
+        return joule_err_set(err, errno == ENOENT ? JOULE_ENOENT : JOULE_EIO,
+                             "exec %s: cannot run it: %s", argv[0], strerror(errno));
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return joule_err_set(err, JOULE_EIO, "exec %s: pipe: %s", argv[0], strerror(errno));

@@ -10,8 +10,9 @@
  *
  * off(hard=false) asks for a soft (ACPI) shutdown, off(hard=true) for a power down; the grace
  * period between the two is the power state machine's business (config ipmi.soft_off_grace_s).
- * read_watts: DCMI "get power reading" when ipmi.watts = "dcmi", or one threshold sensor
- * (ipmi.watts_sensor = its number) decoded with its SDR record. */
+ * read_watts: DCMI "get power reading" when ipmi.watts_dcmi is set (it wins over a sensor), or
+ * one threshold sensor (ipmi.watts_sensor = its number) decoded with its SDR record, which is
+ * fetched once (reservation + 16-byte reads) and kept. */
 #include <freeipmi/freeipmi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct pw_ipmi {
     char *user;
     char *password;
     uint8_t cipher_suite;
+    uint8_t privilege;  /* admin, or operator once the BMC refused admin for this user */
     unsigned session_timeout_ms;
     unsigned retransmission_timeout_ms;
     int retries;
@@ -94,14 +96,24 @@ static int ipmi_session_open(struct pw_ipmi *s, ipmi_ctx_t *out, struct joule_er
             return joule_err_set(err, JOULE_EIO, "ipmi %s: cannot create a FreeIPMI context",
                                  s->hostname);
         if (ipmi_ctx_open_outofband_2_0(ctx, s->hostname, s->user, s->password, NULL, 0,
-                                        IPMI_PRIVILEGE_LEVEL_ADMIN, s->cipher_suite,
-                                        s->session_timeout_ms, s->retransmission_timeout_ms,
-                                        s->workaround_flags, IPMI_FLAGS_DEFAULT) == 0) {
+                                        s->privilege, s->cipher_suite, s->session_timeout_ms,
+                                        s->retransmission_timeout_ms, s->workaround_flags,
+                                        IPMI_FLAGS_DEFAULT) == 0) {
             *out = ctx;
             return 0;
         }
+        int en = ipmi_ctx_errnum(ctx);
         rc = ipmi_fail(s, ctx, "open session", err);
         ipmi_ctx_destroy(ctx);
+        /* Chassis control needs only operator: a user limited to it gets a session at that
+         * level (remembered for the next calls). */
+        if ((en == IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED ||
+             en == IPMI_ERR_PRIVILEGE_LEVEL_INSUFFICIENT) &&
+            s->privilege == IPMI_PRIVILEGE_LEVEL_ADMIN) {
+            s->privilege = IPMI_PRIVILEGE_LEVEL_OPERATOR;
+            attempt--;
+            continue;
+        }
         if (rc != JOULE_ETIMEDOUT && rc != JOULE_EBUSY)
             return rc;
     }
@@ -133,6 +145,7 @@ static int pw_ipmi_create(const struct config_host *host, const struct drv_env *
     s->user = xstrdup(c->user);
     s->password = xstrdup(c->password);
     s->cipher_suite = (uint8_t)c->cipher_suite;
+    s->privilege = IPMI_PRIVILEGE_LEVEL_ADMIN;
     int64_t ms = c->timeout_ns / JOULE_NS_PER_MS;
     s->session_timeout_ms = ms < 100 ? 100 : (unsigned)ms;
     s->retransmission_timeout_ms = s->session_timeout_ms / 4;

@@ -13,8 +13,9 @@
  *   new write goes to the server, so order is kept and the loop is never held up for long.
  * - Documents the server rejects (not duplicates, not transient: e.g. a validator failure) are
  *   kept in <spool_path>.rejected and reported as an error, never retried forever.
- * - lease: conditional update { _id: cluster, $or: [ holder is me, expiry <= now ] }; if nothing
- *   matched, an insert that fails with a duplicate key means somebody else holds it. */
+ * - lease: epochs. The latest lease document of a cluster says who holds it until when; taking
+ *   it over (when expired) or renewing it inserts the next epoch, and the unique _id lets
+ *   exactly one contender in. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -45,6 +46,7 @@
 #define SPOOL_RECORD_MAX (16 * 1024 * 1024 + 4096) /* a 16 MiB document and its wrapper */
 #define MONGO_DUPLICATE_KEY 11000
 #define MONGO_NAMESPACE_EXISTS 48
+#define MONGO_MAX_DOC_BYTES (16u * 1024 * 1024)
 
 struct store_mongo {
     char *uri_text;
@@ -60,7 +62,7 @@ struct store_mongo {
     int64_t backoff_ns;
     struct log_complaint outage;
     struct log_complaint full;
-    struct log_complaint reject;
+    struct log_complaint reject; /* a spool record that cannot be read */
 
     char *spool_path;
     char *rejected_path;
@@ -110,12 +112,18 @@ const char *store_mongo_uri(const char *configured)
     return env && *env ? env : configured;
 }
 
-/* Server errors are about the request; everything else (no server, socket, timeout, write
- * concern) is an outage worth spooling for. */
+/* An outage worth spooling for: no server, a broken or timed-out connection, authentication
+ * (the data waits until the credentials are fixed), a write concern not met, or a server that
+ * is shutting down or stepping down. Anything else is about the request itself and retrying
+ * it would fail the same way. */
 static bool is_transient(const bson_error_t *e)
 {
-    if (e->domain != MONGOC_ERROR_SERVER)
+    if (e->domain == MONGOC_ERROR_STREAM || e->domain == MONGOC_ERROR_SERVER_SELECTION ||
+        e->domain == MONGOC_ERROR_CLIENT || e->domain == MONGOC_ERROR_WRITE_CONCERN ||
+        e->domain == MONGOC_ERROR_PROTOCOL)
         return true;
+    if (e->domain != MONGOC_ERROR_SERVER)
+        return false;
     switch (e->code) {
     case 6:     /* HostUnreachable */
     case 7:     /* HostNotFound */
@@ -132,13 +140,15 @@ static bool is_transient(const bson_error_t *e)
     }
 }
 
-static void mark_down(struct store_mongo *s, const bson_error_t *e)
+/* The server is unreachable: writes go to the spool until the next retry (after a back-off).
+ * `err` says why (logged once per outage). */
+static void mark_down_err(struct store_mongo *s, const struct joule_err *err)
 {
     s->down = true;
     s->st.connected = false;
     if (log_complain(&s->outage))
-        JLOG_WARN("event=store_outage database=%s error=\"%s\" spool=%s", s->database, e->message,
-                  s->spool_path);
+        JLOG_WARN("event=store_outage database=%s error=\"%s\" spool=%s", s->database,
+                  err ? err->msg : "unreachable", s->spool_path);
     s->retry_at_ns = mono_ns() + s->backoff_ns;
     s->backoff_ns = s->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : s->backoff_ns * 2;
 }
@@ -469,24 +479,41 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
     bson_destroy(&opts);
     bson_error_t be;
     int rc = 0;
+    /* map[k] = index in docs of the k-th document in the bulk (refused ones are left out) */
+    size_t *map = xcalloc(n, sizeof *map);
+    size_t queued = 0, refused = 0;
+    char first[600] = "";
     for (size_t i = 0; i < n; i++) {
-        if (!mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, &be)) {
-            rc = joule_err_set(err, JOULE_EINVAL, "%s: document %zu: %s", coll, i, be.message);
+        if (docs[i]->len > MONGO_MAX_DOC_BYTES ||
+            !mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, &be)) {
+            if (!first[0])
+                snprintf(first, sizeof first, "document %zu: %s", i,
+                         docs[i]->len > MONGO_MAX_DOC_BYTES ? "larger than 16 MiB" : be.message);
             keep_rejected(s, coll, docs[i]);
             s->st.rejected++;
-            goto out;
+            refused++;
+            continue;
         }
+        map[queued++] = i;
+    }
+    if (queued == 0) {
+        rc = joule_err_set(err, JOULE_EINVAL, "insert into %s: %zu document(s) refused, kept in "
+                           "%s: %s", coll, refused, s->rejected_path, first);
+        goto out;
     }
     bson_t reply;
     uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &be);
     if (ok) {
-        s->st.inserted += n;
+        s->st.inserted += queued;
         bson_destroy(&reply);
+        if (refused)
+            rc = joule_err_set(err, JOULE_EINVAL, "insert into %s: %zu of %zu document(s) "
+                               "refused, kept in %s: %s", coll, refused, n, s->rejected_path,
+                               first);
         goto out;
     }
     bson_iter_t it, arr;
-    size_t dups = 0, bad = 0;
-    char first[160] = "";
+    size_t dups = 0, bad = refused;
     if (bson_iter_init_find(&it, &reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
         bson_iter_recurse(&it, &arr)) {
         while (bson_iter_next(&arr)) {
@@ -512,8 +539,8 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
             bad++;
             if (!first[0])
                 snprintf(first, sizeof first, "%s (code %d)", msg, code);
-            if (index >= 0 && (size_t)index < n) {
-                keep_rejected(s, coll, docs[index]);
+            if (index >= 0 && (size_t)index < queued) {
+                keep_rejected(s, coll, docs[map[index]]);
                 s->st.rejected++;
             }
         }
@@ -522,11 +549,18 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
                   BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr) &&
                   bson_iter_next(&arr);
     bson_destroy(&reply);
-    if (dups + bad == 0 || has_wc) {
+    if (dups + bad - refused == 0 || has_wc) {
         /* no per-document verdict: the request as a whole failed */
         *transient = is_transient(&be) || has_wc;
-        rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EIO, "insert into %s: %s",
-                           coll, be.message);
+        if (!*transient) {
+            /* refused as a whole: keep every document of the request, never retry it */
+            for (size_t k = 0; k < queued; k++)
+                keep_rejected(s, coll, docs[map[k]]);
+            s->st.rejected += queued;
+        }
+        rc = joule_err_set(err, *transient ? JOULE_EUNAVAIL : JOULE_EIO,
+                           "insert into %s: %s%s", coll, be.message,
+                           *transient ? "" : " (documents kept in the .rejected file)");
         goto out;
     }
     s->st.duplicates += dups;
@@ -537,6 +571,7 @@ static int server_insert(struct store_mongo *s, const char *coll, const bson_t *
                            "%s: %s",
                            coll, bad, n, s->rejected_path, first);
  out:
+    free(map);
     mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(c);
     mongoc_client_pool_push(s->pool, client);
@@ -830,9 +865,7 @@ static int mongo_open(void *state, struct joule_err *err)
         return rc;
     if (rc < 0) {
         /* a database that is down at start is an outage like any other: spool meanwhile */
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
         return 0;
     }
     mark_up(s);
@@ -849,9 +882,7 @@ static bool server_ready(struct store_mongo *s, int64_t deadline_ns)
     bool transient = false;
     if (!s->setup_done && setup(s, &transient, &e) < 0) {
         if (transient) {
-            bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-            snprintf(be.message, sizeof be.message, "%s", e.msg);
-            mark_down(s, &be);
+            mark_down_err(s, &e);
             return false;
         }
         JLOG_ERR("event=store_setup_failed error=\"%s\"", e.msg);
@@ -860,14 +891,14 @@ static bool server_ready(struct store_mongo *s, int64_t deadline_ns)
     if (s->spool_docs > 0) {
         int rc = spool_replay(s, deadline_ns, &e);
         if (rc == JOULE_EUNAVAIL) {
-            bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-            snprintf(be.message, sizeof be.message, "%s", e.msg);
-            mark_down(s, &be);
+            mark_down_err(s, &e);
             return false;
         }
         if (rc < 0) {
-            if (rc != JOULE_EBUSY)
-                JLOG_ERR("event=spool_replay_failed error=\"%s\"", e.msg);
+            if (rc != JOULE_EBUSY && log_complain(&s->reject))
+                JLOG_ERR("event=spool_replay_failed error=\"%s\" action=\"new documents queue "
+                         "behind it in the spool; move %s aside to resume\"",
+                         e.msg, s->spool_path);
             mark_up(s);
             return false; /* keep order: new writes queue behind what is left */
         }
@@ -891,9 +922,7 @@ static int mongo_insert(void *state, const char *collection, const bson_t *const
             return (int)n;
         if (!transient)
             return rc;
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
     }
     int rc = spool_append(s, collection, docs, n, NULL, err);
     return rc < 0 ? rc : (int)n;
@@ -908,67 +937,104 @@ static int mongo_upsert(void *state, const char *collection, const bson_t *selec
         int rc = server_upsert(s, collection, selector, doc, &transient, err);
         if (rc == 0 || !transient)
             return rc;
-        bson_error_t be = { .domain = MONGOC_ERROR_STREAM };
-        snprintf(be.message, sizeof be.message, "%s", err ? err->msg : "unreachable");
-        mark_down(s, &be);
+        mark_down_err(s, err);
     }
     const bson_t *one[1] = { doc };
     return spool_append(s, collection, one, 1, selector, err);
 }
+
+/* The latest epoch of the cluster's lease: *found false when there is none. */
+static int lease_latest(mongoc_collection_t *c, const char *cluster, bool *found, int64_t *epoch,
+                        char *holder, size_t holder_n, int64_t *expiry_ms, struct joule_err *err)
+{
+    bson_t *filter = BCON_NEW("cluster", BCON_UTF8(cluster));
+    bson_t *opts = BCON_NEW("sort", "{", "epoch", BCON_INT32(-1), "}", "limit", BCON_INT64(1));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
+    const bson_t *d;
+    int rc = 0;
+    *found = false;
+    if (mongoc_cursor_next(cur, &d)) {
+        bson_iter_t e, h, x;
+        if (!bson_iter_init_find(&e, d, "epoch") || !BSON_ITER_HOLDS_INT64(&e) ||
+            !bson_iter_init_find(&h, d, "holder") || !BSON_ITER_HOLDS_UTF8(&h) ||
+            !bson_iter_init_find(&x, d, "expiry") || !BSON_ITER_HOLDS_DATE_TIME(&x)) {
+            rc = joule_err_set(err, JOULE_EPROTO, "lease %s: the latest lease document is "
+                               "malformed (epoch, holder, expiry)", cluster);
+        } else {
+            *found = true;
+            *epoch = bson_iter_int64(&e);
+            snprintf(holder, holder_n, "%s", bson_iter_utf8(&h, NULL));
+            *expiry_ms = bson_iter_date_time(&x);
+        }
+    }
+    bson_error_t be;
+    if (rc == 0 && mongoc_cursor_error(cur, &be))
+        rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO, "lease %s: %s",
+                           cluster, be.message);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return rc;
+}
+
+/* Leases are epochs: taking over or renewing inserts epoch+1, and the unique _id lets exactly
+ * one of two racers in (a conditional update does not: FerretDB 1.24 lets both through). Each
+ * call of the holder renews (one small insert per tick), as the memory store does. Epochs that
+ * expired long ago (10 TTLs, at least an hour) are deleted: nobody can still be racing for them,
+ * since a contender inserts right after reading the latest epoch. */
+#define LEASE_KEEP_MIN_MS (3600LL * 1000)
 
 static int mongo_lease(void *state, const char *cluster, const char *holder, int64_t now_ns,
                        int64_t ttl_ns, bool *held, struct joule_err *err)
 {
     struct store_mongo *s = state;
     *held = false;
+    /* while the server is known to be down, do not wait for it every tick: the lease is not
+     * held (the caller stops acting once its last lease expires) until the next retry */
+    if (s->down && mono_ns() < s->retry_at_ns)
+        return joule_err_set(err, JOULE_EUNAVAIL, "lease %s: the database is unreachable",
+                             cluster);
     mongoc_client_t *client = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *c = mongoc_client_get_collection(client, s->database, "leases");
-    int64_t now_ms = now_ns / JOULE_NS_PER_MS, exp_ms = (now_ns + ttl_ns) / JOULE_NS_PER_MS;
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(cluster), "$or", "[",
-                              "{", "holder", BCON_UTF8(holder), "}",
-                              "{", "expiry", "{", "$lte", BCON_DATE_TIME(now_ms), "}", "}", "]");
-    bson_t *set = BCON_NEW("_id", BCON_UTF8(cluster), "cluster", BCON_UTF8(cluster), "holder",
-                           BCON_UTF8(holder), "expiry", BCON_DATE_TIME(exp_ms), "renewed",
-                           BCON_DATE_TIME(now_ms));
-    bson_t update = BSON_INITIALIZER;
-    bson_t setdoc;
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &setdoc);
-    bson_iter_t it;
-    bson_iter_init(&it, set);
-    while (bson_iter_next(&it))
-        if (strcmp(bson_iter_key(&it), "_id") != 0)
-            bson_append_iter(&setdoc, NULL, 0, &it);
-    bson_append_document_end(&update, &setdoc);
-    bson_t reply;
+    int64_t now_ms = now_ns / JOULE_NS_PER_MS, ttl_ms = ttl_ns / JOULE_NS_PER_MS;
+    bool found = false;
+    int64_t epoch = 0, expiry_ms = 0;
+    char current[256] = "";
+    int rc = lease_latest(c, cluster, &found, &epoch, current, sizeof current, &expiry_ms, err);
+    if (rc < 0)
+        goto out;
+    bool mine = found && strcmp(current, holder) == 0 && expiry_ms > now_ms;
+    if (found && !mine && expiry_ms > now_ms)
+        goto out; /* somebody else holds it: standby */
+    /* free, expired, or ours to renew: the next epoch, if nobody else gets it first */
+    int64_t next = found ? epoch + 1 : 1;
+    char id[320];
+    snprintf(id, sizeof id, "%s/%020lld", cluster, (long long)next);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "cluster", BCON_UTF8(cluster), "epoch",
+                           BCON_INT64(next), "holder", BCON_UTF8(holder), "expiry",
+                           BCON_DATE_TIME(now_ms + ttl_ms), "renewed", BCON_DATE_TIME(now_ms));
     bson_error_t be;
-    int rc = 0;
-    if (!mongoc_collection_update_one(c, filter, &update, NULL, &reply, &be)) {
-        rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO,
-                           "lease %s: %s", cluster, be.message);
-        bson_destroy(&reply);
-        goto out;
-    }
-    int64_t matched = 0;
-    if (bson_iter_init_find(&it, &reply, "matchedCount") && BSON_ITER_HOLDS_NUMBER(&it))
-        matched = bson_iter_as_int64(&it);
-    bson_destroy(&reply);
-    if (matched > 0) {
+    if (mongoc_collection_insert_one(c, doc, NULL, NULL, &be)) {
         *held = true;
-        goto out;
-    }
-    /* nobody matched: either no lease yet (insert wins) or someone else holds it (duplicate) */
-    if (mongoc_collection_insert_one(c, set, NULL, NULL, &be)) {
-        *held = true;
+        int64_t keep_ms = 10 * ttl_ms > LEASE_KEEP_MIN_MS ? 10 * ttl_ms : LEASE_KEEP_MIN_MS;
+        bson_t *old = BCON_NEW("cluster", BCON_UTF8(cluster), "epoch", "{", "$lt",
+                               BCON_INT64(next), "}", "expiry", "{", "$lt",
+                               BCON_DATE_TIME(now_ms - keep_ms), "}");
+        mongoc_collection_delete_many(c, old, NULL, NULL, NULL); /* best effort */
+        bson_destroy(old);
     } else if (!(be.domain == MONGOC_ERROR_SERVER && be.code == MONGO_DUPLICATE_KEY)) {
         rc = joule_err_set(err, is_transient(&be) ? JOULE_EUNAVAIL : JOULE_EIO, "lease %s: %s",
                            cluster, be.message);
     }
+    bson_destroy(doc);
  out:
-    bson_destroy(&update);
-    bson_destroy(set);
-    bson_destroy(filter);
     mongoc_collection_destroy(c);
     mongoc_client_pool_push(s->pool, client);
+    if (rc == JOULE_EUNAVAIL) {
+        mark_down_err(s, err);
+    } else if (rc == 0 && s->down) {
+        mark_up(s); /* the next write replays the spool before anything new */
+    }
     return rc;
 }
 

@@ -148,8 +148,10 @@ int ipmi_lab_start(struct ipmi_sim_inst *s, const char *parent_dir, const char *
         "    guid a123456789abcdefa123456789abcdef\n"
         "  endlan\n"
         "  chassis_control \"%s/chassis.sh\"\n"
-        "  user 2 true \"%s\" \"%s\" admin 10 none md2 md5 straight\n",
-        name, s->port, s->dir, IPMI_LAB_USER, IPMI_LAB_PASSWORD);
+        "  user 2 true \"%s\" \"%s\" admin 10 none md2 md5 straight\n"
+        "  user 3 true \"%s\" \"%s\" operator 10 none md2 md5 straight\n",
+        name, s->port, s->dir, IPMI_LAB_USER, IPMI_LAB_PASSWORD, IPMI_LAB_OPERATOR,
+        IPMI_LAB_PASSWORD);
     write_text(s->dir, "lan.conf", lan, 0600);
     free(lan);
     char *emu = xasprintf("mc_setbmc 0x20\n"

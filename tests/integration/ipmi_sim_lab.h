@@ -11,6 +11,7 @@
 
 #define IPMI_LAB_USER "joule"
 #define IPMI_LAB_PASSWORD "s3cret-pw"
+#define IPMI_LAB_OPERATOR "oper" /* same password, operator privilege only */
 /* A watts sensor (4 W steps) reading DIR/watts, with its SDR compiled by sdrcomp. */
 #define IPMI_LAB_WATTS_SENSOR 2
 #define IPMI_LAB_WATTS_SENSOR_STR "2"

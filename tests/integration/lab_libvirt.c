@@ -3,7 +3,9 @@
  *
  *   lab_libvirt cpu       (a) 20/50/80 % guests: monitor CPU % vs /proc/PID/stat, and order
  *   lab_libvirt balance   (b) host a well above b -> policy_run's plan, executed for real
+ *   lab_libvirt swap      concurrent migrations both ways (in_flight 2, per_source 1)
  *   lab_libvirt restart   (c) libvirtd of a killed mid-run -> unreachable -> recovers
+ *   lab_libvirt hang      libvirtd of a frozen (SIGSTOP): keepalive -> unreachable -> recovers
  *   lab_libvirt refuse    (d) destination refuses -> VM stays on its source, failure recorded
  *   lab_libvirt timeout   (e) non-converging migration (bandwidth cap) aborted at the timeout
  *
@@ -30,13 +32,10 @@
 #include "model.h"
 #include "monitor.h"
 #include "policy/policy.h"
+#include "policy_glue.h"
 #include "registry.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-/* The policy engine lands with the policy issue. Until it is linked, `balance` skips (and fails
- * under JOULE_CI=1); the test below is written against its API and does not fake the decision. */
-#pragma weak policy_run
 
 #define NS JOULE_NS_PER_S
 
@@ -52,6 +51,7 @@
     } while (0)
 
 static int failures;
+static bool plan_saw_migrating; /* run_plan: a monitor tick saw a VM flagged as migrating */
 
 struct lab {
     char *script;
@@ -270,11 +270,14 @@ static int run_plan(struct lab *L, const struct plan *plan, const char *id, doub
     }
     double end = mono_s() + deadline_s;
     int64_t next = 0;
+    plan_saw_migrating = false;
     while (executor_busy(L->ex) && mono_s() < end) {
         executor_poll(L->ex);
         if (!executor_busy(L->ex))
             break;
         tick(L, NULL);
+        for (size_t i = 0; i < L->model->n_vms; i++)
+            plan_saw_migrating |= L->model->vms[i].migrating;
         tick_wait(L, &next);
     }
     model_snapshot_free(&snap);
@@ -403,49 +406,37 @@ static int case_cpu(void)
 
 /* ---------------------------------------------------------------- (b) balance */
 
-static void policy_cfg_from(const struct config *cfg, struct policy_cfg *pc)
-{
-    policy_cfg_defaults(pc);
-    pc->th1_pct = cfg->policy.th1_pct;
-    pc->th2_factor = cfg->policy.th2_factor;
-    pc->placement_target_pct = cfg->policy.placement_target_pct;
-    pc->balance_gap_pct = cfg->policy.balance_gap_pct;
-    pc->balance = POLICY_BALANCE_DIFFERENCING;
-    pc->max_moves_per_round = cfg->policy.max_moves_per_round;
-    pc->vm_cooldown_ns = cfg->policy.vm_cooldown_ns;
-    pc->host_min_off_ns = cfg->policy.host_min_off_ns;
-    pc->seed = cfg->policy.seed;
-}
-
 static int case_balance(void)
 {
-    if (!policy_run)
-        return joule_test_skip("policy_run is not linked yet (policy issue): the balance decision "
-                               "is not faked");
     struct lab L;
-    /* Capacity 4 cores per host (config override), so that TCG's imprecision (a few points of
-     * one core) is small against the 10-point gap. Measured by hand on this lab: lab.load 50 ->
-     * 38-50 % of a core (9.5-12.5 % of a host), 20 -> 19-22 % (4.8-5.4 %), 0 -> 2-3.5 %
-     * (0.5-0.9 %). So a is at 15-18 %, b at about 1 %: d = 14-17, d/2 = 7-8.5. The differencing
-     * balance moves the VM whose load is the largest not above d/2: the 20 % guest, never the
-     * 50 % one. Afterwards a is at 9.5-12.5 %, b at 5.3-6.3 %: within 10 points. */
-    static const char *const names[] = { "jt-bal50", "jt-bal20", "jt-bal0" };
-    static const int loads[] = { 50, 20, 0 };
+    /* Capacity 2.5 cores per host (config override). Three equal guests (lab.load 15) on a, an
+     * idle one on b. On a busy 2-core machine TCG guests do not reach their duty cycle, and high
+     * loads read anywhere between their fair share and nominal (a 50 % guest read 27-50 %); low
+     * loads read steadily (15 -> 14-20 % of a core, 0 -> 1.5-3.5 %). Equal guests are squeezed
+     * alike, so the decision does not depend on how busy the machine is: in % of a host, a ~ 19
+     * (3 x 6.4), b ~ 1, d ~ 18; any of the three (<= d/2) may move, and afterwards a ~ 12.8,
+     * b ~ 7.4: within 10 points even with a guest reading 20 % of a core. */
+    static const char *const names[] = { "jt-bal1", "jt-bal2", "jt-bal3", "jt-bal0" };
+    static const int loads[] = { 15, 15, 15, 0 };
     struct plan plan;
     plan_init(&plan);
-    if (lab_open(&L, 4, NULL, NULL) < 0)
+    if (lab_open(&L, 2.5, NULL, NULL) < 0)
         return 1;
-    CHECK(guests_start(&L, 3, names, "aab", loads) == 0, "guests did not boot");
-    CHECK(settle(&L, 3, names, 7) == 0, "guests never showed up in the monitor");
+    CHECK(guests_start(&L, 4, names, "aaab", loads) == 0, "guests did not boot");
+    CHECK(settle(&L, 4, names, 7) == 0, "guests never showed up in the monitor");
     int64_t now = clock_now_ns(L.clock);
     double la = model_host_load_smoothed(L.model, 0, now), lb = model_host_load_smoothed(L.model, 1, now);
     printf("measure: before: a %.1f %%, b %.1f %%\n", la, lb);
     CHECK(la - lb >= 10, "host a must start well above b: %.1f vs %.1f", la, lb);
 
     struct policy_cfg pc;
-    policy_cfg_from(L.cfg, &pc);
+    policy_cfg_from_config(L.cfg, &pc);
     struct model_snapshot snap;
     model_snapshot_build(L.model, now, &snap);
+    for (size_t i = 0; i < snap.n_vms; i++)
+        printf("measure: %s on %s: %.1f %% of a core, %.1f %% of its host\n", snap.vms[i].name,
+               snap.hosts[snap.vms[i].host].name, 100 * snap.vms[i].cpu_cores,
+               100 * snap.vms[i].cpu_cores / snap.hosts[snap.vms[i].host].cpus);
     struct joule_err e = { 0 };
     int rc = policy_run(&pc, &snap, &plan, &e);
     model_snapshot_free(&snap);
@@ -466,7 +457,6 @@ static int case_balance(void)
         snprintf(moved[n_moved++], sizeof moved[0], "%s", snap.vms[a->vm].name);
     }
     model_snapshot_free(&snap);
-    CHECK(strcmp(moved[0], "jt-bal20") == 0, "the policy should pick jt-bal20, picked %s", moved[0]);
     CHECK(run_plan(&L, &plan, "lab-balance", 120) == 0, "plan did not finish");
     struct executor_outcome oc;
     executor_outcome(L.ex, &oc);
@@ -499,6 +489,60 @@ static int case_balance(void)
     lb = model_host_load_smoothed(L.model, 1, now);
     printf("measure: after: a %.1f %%, b %.1f %%\n", la, lb);
     CHECK(fabs(la - lb) < 10, "loads must end within 10 points: a %.1f b %.1f", la, lb);
+ out:
+    plan_free(&plan);
+    lab_close(&L);
+    return failures ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- concurrent migrations */
+
+static int case_swap(void)
+{
+    struct lab L;
+    static const char *const names[] = { "jt-sw1", "jt-sw2", "jt-sw3" };
+    static const int loads[] = { 5, 5, 5 };
+    struct plan plan;
+    plan_init(&plan);
+    if (lab_open(&L, 2, "in_flight = 2; per_source = 1;", NULL) < 0)
+        return 1;
+    CHECK(guests_start(&L, 3, names, "aba", loads) == 0, "guests did not boot");
+    CHECK(settle(&L, 3, names, 0) == 0, "guests never showed up in the monitor");
+    /* sw1 a->b and sw2 b->a run at once (one per source); sw3 waits for sw1 to leave a */
+    add_migration(&L, &plan, "jt-sw1", 0, 1);
+    add_migration(&L, &plan, "jt-sw2", 1, 0);
+    add_migration(&L, &plan, "jt-sw3", 0, 1);
+    CHECK(plan.n == 3, "three migrations planned");
+    CHECK(run_plan(&L, &plan, "lab-swap", 180) == 0, "plan did not finish");
+    struct executor_outcome oc;
+    executor_outcome(L.ex, &oc);
+    CHECK(!oc.failed && oc.migrations_ok == 3, "all three succeed: %s", oc.error);
+    struct migration_record rec[4];
+    CHECK(executor_take_records(L.ex, rec, 4) == 3, "three records");
+    for (int i = 0; i < 3; i++)
+        printf("measure: migration %s %s->%s %.2f s, %.1f MiB, downtime %.0f ms\n", rec[i].vm_name,
+               rec[i].from, rec[i].to, (double)(rec[i].end_ns - rec[i].start_ns) / 1e9,
+               (double)rec[i].bytes / 1048576.0, (double)rec[i].downtime_ns / 1e6);
+    /* sw1 and sw2 overlapped; sw3 started after sw1 ended (per source 1) */
+    const struct migration_record *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(rec[i].vm_name, "jt-sw1") == 0)
+            r1 = &rec[i];
+        else if (strcmp(rec[i].vm_name, "jt-sw2") == 0)
+            r2 = &rec[i];
+        else
+            r3 = &rec[i];
+    }
+    CHECK(r1 && r2 && r3, "records for all three");
+    CHECK(r2->start_ns < r1->end_ns && r1->start_ns < r2->end_ns, "sw1 and sw2 overlap");
+    CHECK(r3->start_ns >= r1->end_ns, "sw3 waited for sw1");
+    const char *expect[] = { "b", "a", "b" };
+    for (int i = 0; i < 3; i++) {
+        char w[32];
+        where(&L, names[i], w, sizeof w);
+        CHECK(strcmp(w, expect[i]) == 0, "%s must run on %s only, runs on '%s'", names[i],
+              expect[i], w);
+    }
  out:
     plan_free(&plan);
     lab_close(&L);
@@ -551,6 +595,64 @@ static int case_restart(void)
  out:
     if (failures)
         run("'%s' start-daemon a >/dev/null 2>&1", L.script);
+    lab_close(&L);
+    return failures ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- hung daemon */
+
+static int case_hang(void)
+{
+    struct lab L;
+    static const char *const names[] = { "jt-hang" };
+    static const int loads[] = { 10 };
+    bool frozen = false;
+    if (lab_open(&L, 2, NULL, NULL) < 0)
+        return 1;
+    CHECK(guests_start(&L, 1, names, "a", loads) == 0, "guest did not boot");
+    CHECK(settle(&L, 1, names, 0) == 0, "guest never showed up in the monitor");
+    CHECK(run("'%s' freeze-daemon a", L.script) == 0, "freeze-daemon a");
+    frozen = true;
+    double t0 = mono_s();
+    int64_t next = 0;
+    struct monitor_tick_out o;
+    double worst = 0;
+    while (L.model->hosts[0].reachable && mono_s() - t0 < 60) {
+        tick_wait(&L, &next);
+        double a = mono_s();
+        tick(&L, &o);
+        worst = fmax(worst, mono_s() - a);
+        next = clock_mono_ns(L.clock);
+    }
+    CHECK(!L.model->hosts[0].reachable, "a hung daemon must make its host unreachable");
+    CHECK(L.model->hosts[1].reachable, "b stays reachable");
+    printf("measure: daemon frozen -> host a unreachable after %.2f s (longest tick %.2f s)\n",
+           mono_s() - t0, worst);
+    /* while it stays hung, ticks go on (the reconnect attempt must not block the loop) */
+    worst = 0;
+    for (int i = 0; i < 5; i++) {
+        tick_wait(&L, &next);
+        double a = mono_s();
+        tick(&L, &o);
+        worst = fmax(worst, mono_s() - a);
+        CHECK(o.hosts_sampled == 1, "b sampled while a hangs");
+    }
+    printf("measure: longest tick while a stays hung %.2f s\n", worst);
+    CHECK(run("'%s' thaw-daemon a", L.script) == 0, "thaw-daemon a");
+    frozen = false;
+    t0 = mono_s();
+    int v = vm_of(&L, "jt-hang");
+    int64_t seen = L.model->vms[v].last_seen_ns;
+    while ((!L.model->hosts[0].reachable || L.model->vms[v].last_seen_ns == seen) &&
+           mono_s() - t0 < 120) {
+        tick_wait(&L, &next);
+        tick(&L, &o);
+    }
+    CHECK(L.model->hosts[0].reachable && L.model->vms[v].last_seen_ns > seen, "a recovers");
+    printf("measure: daemon thawed -> host a sampled again after %.2f s\n", mono_s() - t0);
+ out:
+    if (frozen)
+        run("'%s' thaw-daemon a", L.script);
     lab_close(&L);
     return failures ? 1 : 0;
 }
@@ -636,6 +738,7 @@ static int case_timeout(void)
     printf("recorded: ok=%d aborted=%d after %.2f s error=\"%s\"\n", rec[0].ok, rec[0].aborted, dur,
            rec[0].error);
     CHECK(!rec[0].ok && rec[0].aborted, "aborted at the timeout");
+    CHECK(plan_saw_migrating, "the monitor's samples flag the VM as migrating meanwhile");
     CHECK(dur >= 8.0, "not before the timeout (%.2f s)", dur);
     char w[32];
     where(&L, "jt-slow", w, sizeof w);
@@ -658,7 +761,7 @@ static int case_timeout(void)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: lab_libvirt cpu|balance|restart|refuse|timeout\n");
+        fprintf(stderr, "usage: lab_libvirt cpu|balance|swap|restart|hang|refuse|timeout\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -673,8 +776,12 @@ int main(int argc, char **argv)
         return case_cpu();
     if (strcmp(argv[1], "balance") == 0)
         return case_balance();
+    if (strcmp(argv[1], "swap") == 0)
+        return case_swap();
     if (strcmp(argv[1], "restart") == 0)
         return case_restart();
+    if (strcmp(argv[1], "hang") == 0)
+        return case_hang();
     if (strcmp(argv[1], "refuse") == 0)
         return case_refuse();
     if (strcmp(argv[1], "timeout") == 0)

@@ -10,14 +10,14 @@ add_executable(lab_libvirt ${CMAKE_CURRENT_LIST_DIR}/lab_libvirt.c)
 target_link_libraries(lab_libvirt PRIVATE joule_test_support joule_core PkgConfig::LIBVIRT m)
 target_include_directories(lab_libvirt PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 
-joule_add_test(NAME lab_up COMMAND ${CMAKE_SOURCE_DIR}/tools/lab up
+joule_add_test(NAME lab_up COMMAND ${CMAKE_CURRENT_LIST_DIR}/lab_fixture.sh up
   LABELS integration lab RESOURCE_LOCK lab TIMEOUT 300 ENV ${JOULE_LAB_ENV})
-joule_add_test(NAME lab_down COMMAND ${CMAKE_SOURCE_DIR}/tools/lab down
+joule_add_test(NAME lab_down COMMAND ${CMAKE_CURRENT_LIST_DIR}/lab_fixture.sh down
   LABELS integration lab RESOURCE_LOCK lab TIMEOUT 120 ENV ${JOULE_LAB_ENV})
 set_tests_properties(lab_up PROPERTIES FIXTURES_SETUP lab)
 set_tests_properties(lab_down PROPERTIES FIXTURES_CLEANUP lab)
 
-foreach(_case cpu balance restart refuse timeout)
+foreach(_case cpu balance swap restart hang refuse timeout)
   joule_add_test(NAME lab_libvirt_${_case} COMMAND lab_libvirt ${_case}
     LABELS integration lab RESOURCE_LOCK lab TIMEOUT 400 ENV ${JOULE_LAB_ENV})
   set_tests_properties(lab_libvirt_${_case} PROPERTIES FIXTURES_REQUIRED lab)

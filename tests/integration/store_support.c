@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,22 +96,32 @@ static int spawn_ferret(struct ferret *f)
                      "--telemetry=disable", "--log-level=info", NULL };
     /* telemetry off three ways: flag, FERRETDB_TELEMETRY, DO_NOT_TRACK */
     char *envp[] = { "FERRETDB_TELEMETRY=disable", "DO_NOT_TRACK=1", "PATH=/usr/bin:/bin", NULL };
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    int rc = posix_spawn(&f->pid, bin, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
+    int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    pid_t parent = getpid();
+    pid_t pid = logfd < 0 ? -1 : fork();
+    if (pid == 0) {
+        /* dies with the test, even when ctest kills the test on a timeout */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+            _exit(127);
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    if (logfd >= 0)
+        close(logfd);
     free(sqlite);
     free(state);
     free(listen);
     free(logp);
-    if (rc != 0) {
-        fprintf(stderr, "spawn %s: %s\n", bin, strerror(rc));
+    if (pid < 0) {
+        fprintf(stderr, "start %s: %s\n", bin, strerror(errno));
         f->pid = 0;
         return -1;
     }
+    f->pid = pid;
     int64_t deadline = now_ms() + 60000;
     while (now_ms() < deadline) {
         int st;

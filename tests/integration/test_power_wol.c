@@ -58,8 +58,8 @@ static int run(char *const argv[])
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "%s %s %s ... failed (status %d)\n", argv[0], argv[1], argv[2] ? argv[2] : "",
-                st);
+        fprintf(stderr, "%s %s %s ... failed (status %d)\n", argv[0], argv[1],
+                argv[2] ? argv[2] : "", st);
         return -1;
     }
     return 0;
@@ -129,8 +129,10 @@ static int group_setup(void **state)
         { IP_BIN, "link", "add", n->veth_a, "netns", n->ns_a, "type", "veth", "peer", "name",
           n->veth_b, NULL },
         { IP_BIN, "-n", n->ns_b, "link", "set", n->veth_b, "netns", n->ns_b, NULL },
-        { IP_BIN, "-n", n->ns_a, "addr", "add", "192.0.2.1/24", "brd", "+", "dev", n->veth_a, NULL },
-        { IP_BIN, "-n", n->ns_b, "addr", "add", "192.0.2.2/24", "brd", "+", "dev", n->veth_b, NULL },
+        { IP_BIN, "-n", n->ns_a, "addr", "add", "192.0.2.1/24", "brd", "+", "dev", n->veth_a,
+          NULL },
+        { IP_BIN, "-n", n->ns_b, "addr", "add", "192.0.2.2/24", "brd", "+", "dev", n->veth_b,
+          NULL },
         { IP_BIN, "-n", n->ns_a, "link", "set", n->veth_a, "up", NULL },
         { IP_BIN, "-n", n->ns_b, "link", "set", n->veth_b, "up", NULL },
     };

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "registry.h"
 #include "store/memory.h"
 #include "store_fixture.h"
 #include "store_support.h"
@@ -134,7 +135,8 @@ static void test_every_doc_validates(void **state)
     char *path = xasprintf("%s/valid.jsonl", t->dir);
     for (size_t i = 0; i < d.n; i++)
         dump_doc(path, d.coll[i], d.doc[i]);
-    bson_t *lease = BCON_NEW("_id", BCON_UTF8("c1"), "cluster", BCON_UTF8("c1"), "holder",
+    bson_t *lease = BCON_NEW("_id", BCON_UTF8("c1/00000000000000000001"), "cluster",
+                             BCON_UTF8("c1"), "epoch", BCON_INT64(1), "holder",
                              BCON_UTF8("a"), "expiry", BCON_DATE_TIME(1), "renewed",
                              BCON_DATE_TIME(0));
     dump_doc(path, DOCS_LEASES, lease);
@@ -244,6 +246,34 @@ static void test_memory_store_expire(void **state)
     store_memory_ops.destroy(st);
 }
 
+static void test_retention_helper(void **state)
+{
+    struct t *t = *state;
+    struct store *s = NULL;
+    struct joule_err e = { 0 };
+    assert_int_equal(store_new(registry_find_store("memory"), t->cfg, NULL, &s, &e), 0);
+    struct docs_power_prev prev = { 0 };
+    /* one sample a day for 10 days, of each kind */
+    for (int d = 0; d < 10; d++) {
+        int64_t ts = FX_T0 - (int64_t)d * 86400 * FX_S;
+        bson_t *docs[3] = { docs_power_sample("c1", t->m, 0, ts, &prev),
+                            docs_host_sample("c1", t->m, 0, ts), docs_vm_sample("c1", t->m, 0, ts) };
+        const char *colls[3] = { DOCS_POWER_SAMPLES, DOCS_HOST_SAMPLES, DOCS_VM_SAMPLES };
+        for (int k = 0; k < 3; k++) {
+            const bson_t *one[1] = { docs[k] };
+            assert_int_equal(store_insert(s, colls[k], one, 1, &e), 1);
+            bson_destroy(docs[k]);
+        }
+    }
+    /* keep 7 days: the samples 8 and 9 days old go (2 of each kind); the one exactly 7 days
+     * old stays (older than, not as old as); at most max_docs per collection per call */
+    assert_int_equal(docs_retention(s, FX_T0, 7, 1, &e), 3);
+    assert_int_equal(docs_retention(s, FX_T0, 7, 100, &e), 3);
+    assert_int_equal(docs_retention(s, FX_T0, 7, 100, &e), 0);
+    assert_int_equal(store_memory_count(s->state, DOCS_POWER_SAMPLES), 8);
+    store_free(s);
+}
+
 int main(void)
 {
     if (access("/usr/bin/python3", X_OK) != 0)
@@ -254,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_doc_validates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_docs_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_store_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_helper, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include "support/test_support.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "registry.h"
@@ -283,8 +284,32 @@ static void test_lease_race(void **state)
         assert_int_equal(store_lease(win->s, cluster, win->holder, now + 52 * FX_S, 30 * FX_S,
                                      &held, &e), 0);
         assert_false(held);
+        /* an expired lease taken over by two at once: still exactly one */
+        pthread_barrier_init(&go, NULL, 2);
+        struct racer c = { t->s, "jouled@c", cluster, now + 200 * FX_S, &go, false, 0 };
+        struct racer d = { other, "jouled@d", cluster, now + 200 * FX_S, &go, false, 0 };
+        pthread_create(&ta, NULL, race, &c);
+        pthread_create(&tb, NULL, race, &d);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        assert_int_equal(c.rc, 0);
+        assert_int_equal(d.rc, 0);
+        if (c.held == d.held)
+            fail_msg("round %d, takeover: c %s, d %s: exactly one must win", round,
+                     c.held ? "won" : "lost", d.held ? "won" : "lost");
     }
+    /* race-3's lease history: epochs 1 (won), 2 (renewed), 3 (taken over), 4 (taken over by
+     * c or d); the loser of each race wrote nothing */
     bson_t *f = BCON_NEW("cluster", BCON_UTF8("race-3"));
+    assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_LEASES, f), 4);
+    bson_destroy(f);
+    /* a day later the old epochs are pruned when the lease is next taken */
+    bool held = false;
+    assert_int_equal(store_lease(t->s, "race-3", "jouled@a", FX_T0 + 86400 * FX_S, 30 * FX_S,
+                                 &held, &e), 0);
+    assert_true(held);
+    f = BCON_NEW("cluster", BCON_UTF8("race-3"));
     assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_LEASES, f), 1);
     bson_destroy(f);
     store_free(other);
@@ -328,6 +353,13 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     struct config *down = fx_config("mongodb://127.0.0.1:1/", t->db, spool, 1);
     down->store.spool_max_bytes = 64 * 1024;
     struct store *s = open_store(down);
+    /* an upsert while down is spooled too, with its selector, and replayed in its place */
+    t->m->hosts[1].state = POWER_STATE_OFF;
+    bson_t *h2 = docs_host("c1", t->m, 1, FX_T0);
+    bson_t *sel = BCON_NEW("_id", BCON_UTF8("c1/h2"));
+    assert_int_equal(store_upsert(s, DOCS_HOSTS, sel, h2, &e), 0);
+    bson_destroy(sel);
+    bson_destroy(h2);
     size_t accepted = 0;
     int rc = 0, tick;
     struct docs_power_prev prev[2] = { { 0 }, { 0 } };
@@ -343,7 +375,7 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     }
     assert_int_equal(rc, JOULE_ENOSPC);
     assert_non_null(strstr(e.msg, "full"));
-    assert_int_equal(store_spool_depth(s), accepted);
+    assert_int_equal(store_spool_depth(s), accepted + 1);
     struct store_mongo_stats st;
     store_mongo_stats(s->state, &st);
     assert_int_equal(st.dropped, 2);
@@ -355,12 +387,18 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     /* jouled restarts, the database is there: the spool goes in, in order, once */
     struct config *up = fx_config(g_ferret.uri, t->db, spool, 1);
     s = open_store(up);
-    assert_int_equal(store_spool_depth(s), accepted);
+    assert_int_equal(store_spool_depth(s), accepted + 1);
     /* each flush is bounded in time; a few calls drain it */
     for (int i = 0; i < 50 && store_spool_depth(s) > 0; i++)
         store_flush(s, &e);
     assert_int_equal(store_spool_depth(s), 0);
     assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_POWER_SAMPLES, NULL), (int64_t)accepted);
+    bson_t *got = find_one(t->db, DOCS_HOSTS, "c1/h2");
+    assert_non_null(got);
+    bson_iter_t it;
+    assert_true(bson_iter_init_find(&it, got, "state"));
+    assert_string_equal(bson_iter_utf8(&it, NULL), "off");
+    bson_destroy(got);
     /* and the spool file is empty again */
     struct stat sb;
     assert_int_equal(stat(spool, &sb), 0);
@@ -368,6 +406,42 @@ static void test_spool_cap_and_replay_after_restart(void **state)
     store_free(s);
     config_free(up);
     free(spool);
+}
+
+/* A document the server can never take (over 16 MiB) is refused with a clear error and kept in
+ * <spool>.rejected; the rest of its batch is stored; nothing goes to the spool to be retried
+ * forever. */
+static void test_refused_document_kept(void **state)
+{
+    struct t *t = *state;
+    struct joule_err e = { 0 };
+    struct docs_power_prev prev = { 0 };
+    bson_t *good = docs_power_sample("c1", t->m, 0, FX_T0, &prev);
+    bson_t *huge = docs_power_sample("c1", t->m, 1, FX_T0, &prev);
+    size_t big = 17u * 1024 * 1024;
+    char *blob = xmalloc(big + 1);
+    memset(blob, 'x', big);
+    blob[big] = '\0';
+    BSON_APPEND_UTF8(huge, "pad", blob);
+    free(blob);
+    const bson_t *two[2] = { huge, good };
+    int rc = store_insert(t->s, DOCS_POWER_SAMPLES, two, 2, &e);
+    assert_int_equal(rc, JOULE_EINVAL);
+    assert_non_null(strstr(e.msg, "16 MiB"));
+    assert_non_null(strstr(e.msg, ".rejected"));
+    assert_int_equal(ferret_count(&g_ferret, t->db, DOCS_POWER_SAMPLES, NULL), 1);
+    assert_int_equal(store_spool_depth(t->s), 0);
+    struct store_mongo_stats st;
+    store_mongo_stats(t->s->state, &st);
+    assert_int_equal(st.rejected, 1);
+    assert_true(st.connected);
+    char *rej = xasprintf("%s/spool.rejected", t->dir);
+    struct stat sb;
+    assert_int_equal(stat(rej, &sb), 0);
+    assert_true((size_t)sb.st_size > big);
+    free(rej);
+    bson_destroy(good);
+    bson_destroy(huge);
 }
 
 int main(void)
@@ -385,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_cap_and_replay_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_document_kept, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ferret_destroy(&g_ferret);

@@ -58,6 +58,20 @@ static void insert(struct writer *w, const char *coll, bson_t **docs, size_t n)
         bson_destroy(docs[i]);
 }
 
+/* The lease, renewed each tick as jouled does; returns whether it is held. */
+static bool lease_tick(struct writer *w, int k, int *rc)
+{
+    struct joule_err e = { 0 };
+    bool held = false;
+    int64_t t0 = mono_ns();
+    *rc = store_lease(w->s, "c1", "jouled@test", FX_T0 + (int64_t)k * TICK_S * FX_S,
+                      30 * FX_S, &held, &e);
+    int64_t dt = mono_ns() - t0;
+    if (dt > w->max_call_ns)
+        w->max_call_ns = dt;
+    return held;
+}
+
 /* One tick k of jouled's writes: one insert call per collection. */
 static void write_tick(struct writer *w, int k)
 {
@@ -96,8 +110,10 @@ static void test_outage_every_sample_once(void **state)
 
     int k = 0;
     int64_t start = mono_ns();
+    int lrc = 0;
     for (; k < 2; k++) { /* server up */
         sleep_until(start + (int64_t)k * TICK_S * FX_S);
+        assert_true(lease_tick(&w, k, &lrc));
         write_tick(&w, k);
     }
     ferret_stop(&g_ferret);
@@ -105,6 +121,9 @@ static void test_outage_every_sample_once(void **state)
     int down_ticks = 0;
     for (; mono_ns() < down_at + (int64_t)outage_s * FX_S; k++, down_ticks++) {
         sleep_until(start + (int64_t)k * TICK_S * FX_S);
+        /* no database, no lease: jouled stops acting when the last one expires */
+        assert_false(lease_tick(&w, k, &lrc));
+        assert_int_equal(lrc, JOULE_EUNAVAIL);
         write_tick(&w, k);
     }
     assert_true(down_ticks >= 6);
@@ -119,11 +138,14 @@ static void test_outage_every_sample_once(void **state)
     /* jouled keeps ticking; the spool drains in order before new writes go in */
     int64_t deadline = mono_ns() + 120 * FX_S;
     int after = 0;
-    while ((store_spool_depth(w.s) > 0 || after < 2) && mono_ns() < deadline) {
+    bool held = false;
+    while ((store_spool_depth(w.s) > 0 || after < 2 || !held) && mono_ns() < deadline) {
         sleep_until(start + (int64_t)k * TICK_S * FX_S);
+        held = lease_tick(&w, k, &lrc);
         write_tick(&w, k++);
         after++;
     }
+    assert_true(held); /* the same controller takes its (expired) lease again */
     assert_int_equal(store_spool_depth(w.s), 0);
     assert_int_equal(w.errors, 0);
     /* a replay of the first ticks changes nothing */

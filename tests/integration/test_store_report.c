@@ -360,6 +360,11 @@ static void test_bad_input(void **state)
     assert_int_equal(st, 2);
     free(report(&st, "--per", "week", NULL));
     assert_int_equal(st, 2);
+    char *help[] = { g_joulectl, "report", "--help", NULL };
+    char *text = NULL;
+    assert_int_equal(run_cmd(help, &text, 30), 0);
+    assert_non_null(strstr(text, "example: joulectl report"));
+    free(text);
     /* nothing listens there: a clear failure, not a hang */
     char *argv[] = { g_joulectl, "report", "--uri",
                      "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500", NULL };

@@ -15,6 +15,7 @@
 #include "executor.h"
 #include "model.h"
 #include "monitor.h"
+#include "power.h"
 #include "registry.h"
 #include "sim_cluster.h"
 #include "util/xalloc.h"
@@ -166,6 +167,7 @@ struct fx {
     struct monitor *mon;
     struct executor *ex;
     struct sim_cluster *sc;   /* sim fixtures */
+    struct power_ctl *pc;     /* power fixtures */
     struct gate g;            /* gate fixtures */
     struct gate_host gh[GATE_HOSTS];
 };
@@ -174,8 +176,9 @@ static const char *const CFG =
     "api = { listen = \"\"; };\n"
     "migration = { in_flight = 2; per_source = 1; timeout_s = 30; };\n"
     "pinned_vms = [ \"pinned\" ];\n"
-    "hosts = ( { name = \"h0\"; hypervisor = \"sim\"; }, { name = \"h1\"; hypervisor = \"sim\"; },\n"
-    "          { name = \"h2\"; hypervisor = \"sim\"; excluded = false; } );";
+    "hosts = ( { name = \"h0\"; hypervisor = \"sim\"; boot_s = 60; shutdown_s = 30; power = { methods = [ \"sim\" ]; }; },\n"
+    "          { name = \"h1\"; hypervisor = \"sim\"; boot_s = 60; shutdown_s = 30; power = { methods = [ \"sim\" ]; }; },\n"
+    "          { name = \"h2\"; hypervisor = \"sim\"; excluded = false; power = { methods = [ \"sim\" ]; }; } );";
 
 static void common(struct fx *f)
 {
@@ -190,10 +193,15 @@ static void common(struct fx *f)
 static void build_rest(struct fx *f, bool synchronous)
 {
     struct joule_err err = { 0 };
+    if (f->sc) {
+        assert_int_equal(power_ctl_new(f->cfg, &f->env, &f->pc, &err), 0);
+        power_ctl_set_inline(f->pc, true);
+    }
     struct monitor_deps md = { .cfg = f->cfg, .model = f->model, .hv = f->hv, .clock = f->env.clock };
     assert_int_equal(monitor_new(&md, &f->mon, &err), 0);
     struct executor_deps xd = { .cfg = f->cfg, .model = f->model, .hv = f->hv,
                                 .clock = f->env.clock, .synchronous = synchronous };
+    xd.power = NULL; /* tests that need it use with_power() */
     assert_int_equal(executor_new(&xd, &f->ex, &err), 0);
 }
 
@@ -260,6 +268,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     executor_free(f->ex);
+    power_ctl_free(f->pc);
     monitor_free(f->mon);
     for (int h = 0; h < GATE_HOSTS; h++)
         hypervisor_free(f->hv[h]);
@@ -495,6 +504,97 @@ static void test_stale_plan(void **state)
     plan_free(&p);
 }
 
+/* ---------------------------------------------------------------- with the power state machine */
+
+/* What the loop gives the power state machine each tick: the model's view. */
+static void power_step(struct fx *f)
+{
+    struct power_facts facts[3];
+    for (size_t h = 0; h < 3; h++) {
+        memset(&facts[h], 0, sizeof facts[h]);
+        facts[h].libvirt_reachable = f->model->hosts[h].reachable;
+        facts[h].n_vms = f->model->hosts[h].n_vms;
+    }
+    power_ctl_step(f->pc, clock_mono_ns(f->env.clock), facts, 3);
+}
+
+/* Rebuilds the executor with the power controller, after the hosts were seen on. */
+static void with_power(struct fx *f)
+{
+    for (int i = 0; i < 3; i++) {
+        power_step(f);
+        tick(f);
+    }
+    for (int h = 0; h < 3; h++)
+        assert_int_equal(power_ctl_state(f->pc, h), POWER_STATE_ON);
+    executor_free(f->ex);
+    struct joule_err err = { 0 };
+    struct executor_deps xd = { .cfg = f->cfg, .model = f->model, .hv = f->hv, .power = f->pc,
+                                .clock = f->env.clock, .synchronous = true };
+    assert_int_equal(executor_new(&xd, &f->ex, &err), 0);
+}
+
+static void test_power_off_after_drain(void **state)
+{
+    struct fx *f = *state;
+    with_power(f);
+    struct model_snapshot snap;
+    model_snapshot_build(f->model, clock_now_ns(f->env.clock), &snap);
+    struct plan p;
+    plan_init(&p);
+    add_mig(&p, &snap, "v0", 2);
+    add_mig(&p, &snap, "v1", 2);
+    plan_add(&p, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE)->host = 0;
+    struct joule_err err = { 0 };
+    assert_int_equal(executor_start(f->ex, &p, &snap, "drain", &err), 0);
+    assert_int_equal(power_ctl_state(f->pc, 0), POWER_STATE_DRAINING);
+    executor_poll(f->ex);
+    struct executor_outcome oc;
+    executor_outcome(f->ex, &oc);
+    assert_false(oc.failed);
+    assert_int_equal(oc.migrations_ok, 2);
+    assert_int_equal(oc.power_requested, 1);
+    assert_int_equal(f->model->hosts[0].n_vms, 0);
+    /* the state machine carries it out on its own ticks */
+    for (int i = 0; i < 10 && power_ctl_state(f->pc, 0) != POWER_STATE_OFF; i++) {
+        power_step(f);
+        tick(f);
+    }
+    assert_int_equal(power_ctl_state(f->pc, 0), POWER_STATE_OFF);
+    assert_int_equal(f->sc->hosts[0].power, SIM_POWER_OFF);
+    assert_int_equal(f->sc->hosts[2].power, SIM_POWER_ON);
+    model_snapshot_free(&snap);
+    plan_free(&p);
+}
+
+static void test_power_off_refused_while_vms_run(void **state)
+{
+    struct fx *f = *state;
+    with_power(f);
+    struct model_snapshot snap;
+    model_snapshot_build(f->model, clock_now_ns(f->env.clock), &snap);
+    struct plan p;
+    plan_init(&p);
+    plan_add(&p, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE)->host = 1; /* runs 2 VMs */
+    plan_add(&p, PLAN_ACTION_POWER_ON, PLAN_REASON_TH1_WAKE)->host = 2;        /* after a failure: not done */
+    struct joule_err err = { 0 };
+    assert_int_equal(executor_start(f->ex, &p, &snap, "unsafe", &err), 0);
+    executor_poll(f->ex);
+    struct executor_outcome oc;
+    executor_outcome(f->ex, &oc);
+    assert_true(oc.failed);
+    assert_int_equal(oc.power_failed, 1);
+    assert_int_equal(oc.power_requested, 0);
+    assert_non_null(strstr(oc.error, "still runs 2 VMs"));
+    for (int i = 0; i < 5; i++) {
+        power_step(f);
+        tick(f);
+    }
+    assert_int_equal(f->sc->hosts[1].power, SIM_POWER_ON);
+    model_snapshot_free(&snap);
+    plan_free(&p);
+}
+
 /* ---------------------------------------------------------------- threaded (gate) */
 
 static void wait_fd(struct fx *f)
@@ -541,6 +641,8 @@ static void test_threaded_bounded_concurrency(void **state)
     gate_wait_entered(g, 2);
     assert_true(vm_get(f, "v0")->migrating);
     assert_false(vm_get(f, "v1")->migrating);
+    assert_true(executor_host_receiving(f->ex, 2));
+    assert_false(executor_host_receiving(f->ex, 0));
     gate_release(g, 0);
     collect(f, 1);
     gate_wait_entered(g, 3); /* v1 started once v0 left h0 */
@@ -554,6 +656,7 @@ static void test_threaded_bounded_concurrency(void **state)
     collect(f, 4);
     executor_poll(f->ex);
     assert_false(executor_busy(f->ex));
+    assert_false(executor_host_receiving(f->ex, 2));
     pthread_mutex_lock(&g->mu);
     assert_int_equal(g->max_running, 2);
     assert_int_equal(g->max_from[0], 1);
@@ -685,6 +788,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_power_without_controller, setup_sim, teardown),
         cmocka_unit_test_setup_teardown(test_start_validation, setup_sim, teardown),
         cmocka_unit_test_setup_teardown(test_stale_plan, setup_sim, teardown),
+        cmocka_unit_test_setup_teardown(test_power_off_after_drain, setup_sim, teardown),
+        cmocka_unit_test_setup_teardown(test_power_off_refused_while_vms_run, setup_sim, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_bounded_concurrency, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_failure_drops_rest, setup_gate, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_abort, setup_gate, teardown),

@@ -40,7 +40,8 @@ struct fx {
     "    power = { methods = [ %s ]; ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = %d; };\n" \
     "              exec = { on = [ \"%s\" ]; off = [ \"%s\" ]; timeout_s = 5; }; }; },\n" \
     "  { name = \"b\"; hypervisor = \"sim\"; boot_s = %d; shutdown_s = %d;\n" \
-    "    power = { methods = [ \"sim\" ]; ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = 120; }; }; },\n" \
+    "    power = { methods = [ \"sim\" ];\n" \
+    "              ipmi = { host = \"127.0.0.1\"; soft_off_grace_s = 120; }; }; },\n" \
     "  { name = \"c\"; hypervisor = \"sim\"; excluded = %s; boot_s = %d; shutdown_s = %d;\n" \
     "    power = { methods = [ \"sim\" ]; }; }\n" \
     ");\n"
@@ -326,7 +327,8 @@ static void test_slow_shutdown_gets_hard_off(void **state)
 static void test_vm_appears_on_draining_host(void **state)
 {
     struct fx *f = *state;
-    int vm = sim_vm_add(f->sc, "vm1", NULL, 1, 1, 512, &(struct sim_load){ .kind = SIM_LOAD_CONST });
+    struct sim_load idle = { .kind = SIM_LOAD_CONST };
+    int vm = sim_vm_add(f->sc, "vm1", NULL, 1, 1, 512, &idle);
     assert_true(vm >= 0);
     settle_on(f);
     struct joule_err err = { 0 };
@@ -645,6 +647,39 @@ static void test_off_fallback_to_next_method(void **state)
     fx_free(f);
 }
 
+static void test_status_failures_back_off(void **state)
+{
+    (void)state;
+    char *errors = NULL;
+    struct config *cfg = NULL;
+    if (config_load_string("api = { listen = \"\"; };\n"
+                           "hosts = ( { name = \"x\"; hypervisor = \"sim\"; power = { methods = "
+                           "[\"exec\"]; exec = { on = [\"/bin/true\"]; status = [\"/bin/sh\", "
+                           "\"-c\", \"exit 2\"]; }; }; } );",
+                           &cfg, &errors) < 0)
+        fail_msg("%s", errors);
+    struct clock_sim *cs = clock_sim_new(0);
+    struct drv_env env = { .clock = clock_sim_clock(cs) };
+    struct power_ctl *pc = NULL;
+    struct joule_err err = { 0 };
+    assert_int_equal(power_ctl_new(cfg, &env, &pc, &err), 0);
+    power_ctl_set_inline(pc, true);
+    struct power_facts down = { .libvirt_reachable = false };
+    /* unknown, and the status command keeps failing: 1, 2, 4, 8, 16, 32 s apart */
+    for (int i = 0; i <= 60; i++) {
+        power_ctl_step(pc, clock_mono_ns(clock_sim_clock(cs)), &down, 1);
+        clock_sim_advance(cs, S);
+    }
+    struct power_ctl_stats st;
+    power_ctl_stats(pc, &st);
+    assert_int_equal(st.call_errors, st.calls);
+    assert_in_range(st.calls, 5, 7);
+    assert_int_equal(power_ctl_state(pc, 0), POWER_STATE_UNKNOWN);
+    power_ctl_free(pc);
+    clock_sim_free(cs);
+    config_free(cfg);
+}
+
 static void test_no_methods(void **state)
 {
     (void)state;
@@ -715,6 +750,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_off_from_unknown, setup, teardown),
         cmocka_unit_test(test_off_fallback_to_next_method),
+        cmocka_unit_test(test_status_failures_back_off),
         cmocka_unit_test(test_no_methods),
         cmocka_unit_test(test_sim_needs_cluster),
     };

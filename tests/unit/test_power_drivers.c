@@ -115,7 +115,8 @@ static void test_wol_config_errors(void **state)
 {
     (void)state;
     struct config *cfg = load("api = { listen = \"\"; };\n"
-                              "hosts = ( { name = \"n1\"; hypervisor = \"sim\"; power = { methods = "
+                              "hosts = ( { name = \"n1\"; hypervisor = \"sim\"; power = { "
+                              "methods = "
                               "[\"wol\"]; wol = { mac = \"52:54:00:12:34:01\"; broadcast = "
                               "\"myhost.example\"; interface = \"averyveryverylongifname0\"; }; "
                               "}; } );");
@@ -176,7 +177,8 @@ static struct power *exec_driver(struct config **cfg, const char *on, const char
                                  const char *status)
 {
     char *text = xasprintf("api = { listen = \"\"; };\n"
-                           "hosts = ( { name = \"node1\"; hypervisor = \"sim\"; power = { methods = "
+                           "hosts = ( { name = \"node1\"; hypervisor = \"sim\"; power = { "
+                           "methods = "
                            "[\"exec\"]; wol = { mac = \"52:54:00:12:34:01\"; }; exec = { on = %s; "
                            "off = %s; status = %s; timeout_s = 5; }; }; } );",
                            on, off, status);
@@ -196,7 +198,10 @@ static void test_exec_driver(void **state)
     struct config *cfg = NULL;
     /* on checks that the placeholders arrived as whole arguments */
     struct power *p = exec_driver(
-        &cfg, "[\"/bin/sh\", \"-c\", \"test \\\"$0\\\" = node1 && test \\\"$1\\\" = 52:54:00:12:34:01\", \"{host}\", \"{mac}\"]",
+        &cfg,
+        "[\"/bin/sh\", \"-c\", "
+        "\"test \\\"$0\\\" = node1 && test \\\"$1\\\" = 52:54:00:12:34:01\", "
+        "\"{host}\", \"{mac}\"]",
         "[\"/bin/sh\", \"-c\", \"echo refused by $0 >&2; exit 4\", \"{host}\"]",
         "[\"/bin/sh\", \"-c\", \"exit 1\"]");
     struct joule_err err = { 0 };
@@ -219,7 +224,8 @@ static void test_exec_driver(void **state)
     power_free(p);
     config_free(cfg);
 
-    p = exec_driver(&cfg, "[\"/bin/true\"]", "[\"/bin/true\"]", "[\"/bin/sh\", \"-c\", \"exit 2\"]");
+    p = exec_driver(&cfg, "[\"/bin/true\"]", "[\"/bin/true\"]",
+                    "[\"/bin/sh\", \"-c\", \"exit 2\"]");
     assert_int_equal(power_status(p, &hw, &err), JOULE_EPROTO);
     assert_non_null(strstr(err.msg, "exited 2"));
     power_free(p);
@@ -271,7 +277,8 @@ static void test_ipmi_config(void **state)
     assert_non_null(strstr(err.msg, "secrets file"));
     config_free(cfg);
     /* default: no watts sensor */
-    struct config *d = load("api = { listen = \"\"; };\nhosts = ( { name = \"n\"; hypervisor = \"sim\"; } );");
+    struct config *d = load("api = { listen = \"\"; };\n"
+                            "hosts = ( { name = \"n\"; hypervisor = \"sim\"; } );");
     assert_int_equal(d->hosts[0].ipmi.watts_sensor, -1);
     assert_false(d->hosts[0].ipmi.watts_dcmi);
     config_free(d);

@@ -26,8 +26,12 @@ int main(int argc, char **argv)
     const char *dir = getenv("JOULE_LAB_DIR") ? getenv("JOULE_LAB_DIR") : "/tmp/joule-lab";
     char *text = xasprintf(
         "api = { listen = \"\"; };\n"
-        "hosts = ( { name = \"a\"; uri = \"qemu+unix:///system?socket=%s/a/run/libvirt/libvirt-sock\"; migration_uri = \"qemu+tcp://10.213.0.1/system\"; },\n"
-        "          { name = \"b\"; uri = \"qemu+unix:///system?socket=%s/b/run/libvirt/libvirt-sock\"; migration_uri = \"qemu+tcp://10.213.0.2/system\"; } );\n",
+        "hosts = ( { name = \"a\";\n"
+        "            uri = \"qemu+unix:///system?socket=%s/a/run/libvirt/libvirt-sock\";\n"
+        "            migration_uri = \"qemu+tcp://10.213.0.1/system\"; },\n"
+        "          { name = \"b\";\n"
+        "            uri = \"qemu+unix:///system?socket=%s/b/run/libvirt/libvirt-sock\";\n"
+        "            migration_uri = \"qemu+tcp://10.213.0.2/system\"; } );\n",
         dir, dir);
     struct config *cfg = NULL;
     char *errors = NULL;
@@ -40,7 +44,8 @@ int main(int argc, char **argv)
     struct hypervisor *hv[2] = { 0 };
     struct joule_err e = { 0 };
     for (int h = 0; h < 2; h++) {
-        if (hypervisor_new(registry_find_hypervisor("libvirt"), &cfg->hosts[h], &env, &hv[h], &e) < 0 ||
+        const struct hypervisor_ops *ops = registry_find_hypervisor("libvirt");
+        if (hypervisor_new(ops, &cfg->hosts[h], &env, &hv[h], &e) < 0 ||
             hypervisor_connect(hv[h], &e) < 0) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
@@ -76,7 +81,8 @@ int main(int argc, char **argv)
         memcpy(uuids[i], s.vms[i].uuid, JOULE_UUID_STRLEN);
         snprintf(names[i], sizeof names[i], "%s", s.vms[i].name);
     }
-    struct hv_migrate_opts o = { .flags = cfg->migration.flags, .timeout_ns = 120 * JOULE_NS_PER_S };
+    struct hv_migrate_opts o = { .flags = cfg->migration.flags,
+                                 .timeout_ns = 120 * JOULE_NS_PER_S };
     for (int t = 0; t < trips; t++) {
         for (int dir2 = 0; dir2 < 2; dir2++) {
             int from = dir2, to = 1 - dir2;
@@ -94,7 +100,8 @@ int main(int argc, char **argv)
                 }
                 printf("migration %s %s->%s: %.2f s wall, %.1f MiB, downtime %.0f ms\n", names[i],
                        cfg->hosts[from].name, cfg->hosts[to].name, dt,
-                       (double)r.bytes / 1048576.0, r.downtime_ns >= 0 ? (double)r.downtime_ns / 1e6 : -1.0);
+                       (double)r.bytes / 1048576.0,
+                       r.downtime_ns >= 0 ? (double)r.downtime_ns / 1e6 : -1.0);
             }
         }
     }

@@ -14,12 +14,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: joulectl meter decode [--protocol xbee1|xbee2|znp|zcl] [--cluster ID] [--raw]\n"
-            "                             [HEX...]\n"
-            "Decodes a captured byte stream (hex arguments, or hex text on stdin, or raw bytes on\n"
-            "stdin with --raw) and prints one JSON object per frame, or {\"offset\", \"error\"} per\n"
-            "rejected candidate. --cluster (default 0x0b04) applies to --protocol zcl, whose input\n"
-            "is one bare ZCL payload. Exit 0: every candidate decoded; 1: some were rejected.\n"
+            "usage: joulectl meter decode [--protocol xbee1|xbee2|znp|zcl] [--cluster ID]\n"
+            "                             [--raw] [HEX...]\n"
+            "Decodes a captured byte stream (hex arguments, or hex text on stdin, or raw\n"
+            "bytes on stdin with --raw) and prints one JSON object per frame, or\n"
+            "{\"offset\", \"error\"} per rejected candidate. --cluster (default 0x0b04)\n"
+            "applies to --protocol zcl, whose input is one bare ZCL payload.\n"
+            "Exit 0: every candidate decoded; 1: some were rejected.\n"
             "example: joulectl meter decode --protocol xbee1 7e 00 02 8a 06 6f\n");
 }
 

@@ -88,10 +88,10 @@ static const char *hypervisor_driver_name(enum config_hypervisor h)
 /* Asks the host's hypervisor how many VMs run there. JOULE_E* when it cannot be asked. */
 static int count_vms(const struct config_host *h, size_t *n, struct joule_err *err)
 {
-    const struct hypervisor_ops *ops = registry_find_hypervisor(hypervisor_driver_name(h->hypervisor));
+    const char *name = hypervisor_driver_name(h->hypervisor);
+    const struct hypervisor_ops *ops = registry_find_hypervisor(name);
     if (!ops)
-        return joule_err_set(err, JOULE_ENOTSUP, "no %s hypervisor driver is built in",
-                             hypervisor_driver_name(h->hypervisor));
+        return joule_err_set(err, JOULE_ENOTSUP, "no %s hypervisor driver is built in", name);
     struct drv_env env = { .clock = clock_real() };
     struct hypervisor *hv = NULL;
     int rc = hypervisor_new(ops, h, &env, &hv, err);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mongoc/mongoc.h>
 
@@ -276,21 +277,67 @@ static int count(struct rep_ctx *c, const char *name, const bson_t *filter, int6
     return 0;
 }
 
-/* Documents of the cluster whose time field is not a date: never in any range, still malformed. */
-static int count_undated(struct rep_ctx *c, const char *name, const char *field, int64_t *out)
+static void add_not_type(bson_t *f, const char *field, const char *type)
+{
+    bson_t n, ty;
+    BSON_APPEND_DOCUMENT_BEGIN(f, field, &n);
+    BSON_APPEND_DOCUMENT_BEGIN(&n, "$not", &ty);
+    BSON_APPEND_UTF8(&ty, "$type", type);
+    bson_append_document_end(&n, &ty);
+    bson_append_document_end(f, &n);
+}
+
+/* One count of the malformed documents: those whose time field is not a date at all (never in
+ * any range, still malformed), and those in the range failing one of `bad` (documents, each a
+ * condition that makes a document unusable). One pass over the collection: FerretDB scans. */
+static int count_malformed(struct rep_ctx *c, const char *name, const char *field,
+                           bson_t *const *bad, size_t n_bad, int64_t *out)
 {
     bson_t *f = bson_new();
     if (c->o->cluster)
         BSON_APPEND_UTF8(f, "cluster", c->o->cluster);
-    bson_t n, t;
-    BSON_APPEND_DOCUMENT_BEGIN(f, field, &n);
-    BSON_APPEND_DOCUMENT_BEGIN(&n, "$not", &t);
-    BSON_APPEND_UTF8(&t, "$type", "date");
-    bson_append_document_end(&n, &t);
-    bson_append_document_end(f, &n);
+    if (n_bad == 0) {
+        add_not_type(f, field, "date");
+        int rc = count(c, name, f, out);
+        bson_destroy(f);
+        return rc;
+    }
+    bson_t or, alt, and, inner, rng, any;
+    BSON_APPEND_ARRAY_BEGIN(f, "$or", &or);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+    add_not_type(&alt, field, "date");
+    bson_append_document_end(&or, &alt);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+    BSON_APPEND_ARRAY_BEGIN(&alt, "$and", &and);
+    BSON_APPEND_DOCUMENT_BEGIN(&and, "0", &inner);
+    BSON_APPEND_DOCUMENT_BEGIN(&inner, field, &rng);
+    BSON_APPEND_DATE_TIME(&rng, "$gte", c->o->since_ms);
+    BSON_APPEND_DATE_TIME(&rng, "$lt", c->o->until_ms);
+    bson_append_document_end(&inner, &rng);
+    bson_append_document_end(&and, &inner);
+    BSON_APPEND_DOCUMENT_BEGIN(&and, "1", &inner);
+    BSON_APPEND_ARRAY_BEGIN(&inner, "$or", &any);
+    for (size_t i = 0; i < n_bad; i++) {
+        char k[24];
+        const char *key;
+        bson_uint32_to_string((uint32_t)i, &key, k, sizeof k);
+        BSON_APPEND_DOCUMENT(&any, key, bad[i]);
+    }
+    bson_append_array_end(&inner, &any);
+    bson_append_document_end(&and, &inner);
+    bson_append_array_end(&alt, &and);
+    bson_append_document_end(&or, &alt);
+    bson_append_array_end(f, &or);
     int rc = count(c, name, f, out);
     bson_destroy(f);
     return rc;
+}
+
+static bson_t *not_type(const char *field, const char *type)
+{
+    bson_t *b = bson_new();
+    add_not_type(b, field, type);
+    return b;
 }
 
 typedef int (*row_fn)(struct rep_ctx *c, const bson_t *row, void *arg);
@@ -455,16 +502,13 @@ static int query_energy(struct rep_ctx *c, struct report *r)
     int rc = aggregate(c, "power_samples", p, energy_row, r);
     bson_destroy(p);
     bson_destroy(&id);
-    int64_t all = 0, good = 0, undated = 0;
-    bson_t *f = range_filter(c->o, "t");
+    bson_t *bad[5] = { not_type("host", "string"), not_type(c->o->by_day ? "day" : "hour", "date"),
+                       not_type("joules", "double"), BCON_NEW("joules", "{", "$lt", BCON_DOUBLE(0), "}"),
+                       NULL };
     if (rc == 0)
-        rc = count(c, "power_samples", f, &all);
-    if (rc == 0)
-        rc = count(c, "power_samples", m, &good);
-    if (rc == 0)
-        rc = count_undated(c, "power_samples", "t", &undated);
-    r->skipped_power = all - good + undated;
-    bson_destroy(f);
+        rc = count_malformed(c, "power_samples", "t", bad, 4, &r->skipped_power);
+    for (size_t i = 0; bad[i]; i++)
+        bson_destroy(bad[i]);
     bson_destroy(m);
     sort(r->buckets, r->n_buckets, sizeof *r->buckets, cmp_i64);
     return rc;
@@ -501,48 +545,73 @@ static int query_hosts(struct rep_ctx *c, struct report *r)
     return rc;
 }
 
-static int sum_row(struct rep_ctx *c, const bson_t *row, void *arg)
+struct savings_acc {
+    struct report *r;
+    double *v;   /* per host */
+    size_t n;
+};
+
+static int savings_row(struct rep_ctx *c, const bson_t *row, void *arg)
 {
     (void)c;
+    struct savings_acc *a = arg;
+    const char *host = get_str(row, "_id");
     double v;
-    if (get_num(row, "v", &v))
-        *(double *)arg += v;
+    if (!host || !get_num(row, "v", &v))
+        return 0;
+    for (size_t h = 0; h < a->n; h++)
+        if (strcmp(a->r->hosts[h].name, host) == 0)
+            a->v[h] += v;
     return 0;
 }
 
-/* Keeping every host on would have cost at least its idle watts. For the samples in which a host
- * drew less than that (off, or in standby), the difference is what switching it off saved:
- * idle_w * sum(interval_s) - sum(joules) over those samples. */
 static int query_savings(struct rep_ctx *c, struct report *r)
 {
+    bson_t *m = energy_match(c->o);
+    add_type(m, "interval_s", "double");
+    bson_t or, alt, w;
+    size_t n = 0;
+    BSON_APPEND_ARRAY_BEGIN(m, "$or", &or);
     for (size_t h = 0; h < r->n_hosts; h++) {
-        struct rep_host *rh = &r->hosts[h];
-        if (rh->idle_w <= 0)
+        if (r->hosts[h].idle_w <= 0)
             continue;
-        bson_t *m = energy_match(c->o);
-        BSON_APPEND_UTF8(m, "host", rh->name);
-        bson_t w;
-        BSON_APPEND_DOCUMENT_BEGIN(m, "watts", &w);
+        char k[24];
+        const char *key;
+        bson_uint32_to_string((uint32_t)n++, &key, k, sizeof k);
+        BSON_APPEND_DOCUMENT_BEGIN(&or, key, &alt);
+        BSON_APPEND_UTF8(&alt, "host", r->hosts[h].name);
+        BSON_APPEND_DOCUMENT_BEGIN(&alt, "watts", &w);
         BSON_APPEND_UTF8(&w, "$type", "double");
-        BSON_APPEND_DOUBLE(&w, "$lt", rh->idle_w);
-        bson_append_document_end(m, &w);
-        add_type(m, "interval_s", "double");
-        double secs = 0, joules = 0;
-        bson_t *p1 = group_pipeline(m, NULL, NULL, "$interval_s");
-        bson_t *p2 = group_pipeline(m, NULL, NULL, "$joules");
-        int rc = aggregate(c, "power_samples", p1, sum_row, &secs);
-        if (rc == 0)
-            rc = aggregate(c, "power_samples", p2, sum_row, &joules);
-        bson_destroy(p1);
-        bson_destroy(p2);
+        BSON_APPEND_DOUBLE(&w, "$lt", r->hosts[h].idle_w);
+        bson_append_document_end(&alt, &w);
+        bson_append_document_end(&or, &alt);
+    }
+    bson_append_array_end(m, &or);
+    if (n == 0) {
         bson_destroy(m);
-        if (rc < 0)
-            return rc;
-        double saved = (rh->idle_w * secs - joules) / J_PER_KWH;
-        rh->savings_kwh = saved > 0 ? saved : 0;
+        return 0;
+    }
+    /* the sums by host, one accumulator per query (see the top of this file) */
+    size_t n_hosts = r->n_hosts;
+    double *secs = xcalloc(n_hosts, sizeof *secs), *joules = xcalloc(n_hosts, sizeof *joules);
+    struct savings_acc as = { r, secs, n_hosts }, aj = { r, joules, n_hosts };
+    bson_t *p1 = group_pipeline(m, NULL, "$host", "$interval_s");
+    bson_t *p2 = group_pipeline(m, NULL, "$host", "$joules");
+    int rc = aggregate(c, "power_samples", p1, savings_row, &as);
+    if (rc == 0)
+        rc = aggregate(c, "power_samples", p2, savings_row, &aj);
+    bson_destroy(p1);
+    bson_destroy(p2);
+    bson_destroy(m);
+    for (size_t h = 0; rc == 0 && h < n_hosts; h++) {
+        struct rep_host *rh = &r->hosts[h];
+        double saved = (rh->idle_w * secs[h] - joules[h]) / J_PER_KWH;
+        rh->savings_kwh = rh->idle_w > 0 && saved > 0 ? saved : 0;
         r->savings_kwh += rh->savings_kwh;
     }
-    return 0;
+    free(secs);
+    free(joules);
+    return rc;
 }
 
 /* --- migrations and power actions */
@@ -591,7 +660,7 @@ static int query_migrations(struct rep_ctx *c, struct report *r)
     bson_destroy(f);
     mongoc_collection_destroy(col);
     int64_t undated = 0;
-    if (rc == 0 && (rc = count_undated(c, "migrations", "start", &undated)) == 0)
+    if (rc == 0 && (rc = count_malformed(c, "migrations", "start", NULL, 0, &undated)) == 0)
         r->skipped_migrations += undated;
     sort(r->mig_dur, r->n_mig_dur, sizeof *r->mig_dur, cmp_double);
     return rc;
@@ -645,7 +714,7 @@ static int query_power_actions(struct rep_ctx *c, struct report *r)
     bson_destroy(f);
     mongoc_collection_destroy(col);
     int64_t undated = 0;
-    if (rc == 0 && (rc = count_undated(c, "power_actions", "start", &undated)) == 0)
+    if (rc == 0 && (rc = count_malformed(c, "power_actions", "start", NULL, 0, &undated)) == 0)
         r->skipped_actions += undated;
     sort(r->pa_dur, r->n_pa_dur, sizeof *r->pa_dur, cmp_double);
     return rc;
@@ -673,16 +742,10 @@ static int query_events(struct rep_ctx *c, struct report *r)
     bson_t *p = group_pipeline(m, NULL, "$kind", NULL);
     int rc = aggregate(c, "events", p, event_row, r);
     bson_destroy(p);
-    int64_t all = 0, good = 0, undated = 0;
-    bson_t *f = range_filter(c->o, "t");
+    bson_t *bad[1] = { not_type("kind", "string") };
     if (rc == 0)
-        rc = count(c, "events", f, &all);
-    if (rc == 0)
-        rc = count(c, "events", m, &good);
-    if (rc == 0)
-        rc = count_undated(c, "events", "t", &undated);
-    r->skipped_events = all - good + undated;
-    bson_destroy(f);
+        rc = count_malformed(c, "events", "t", bad, 1, &r->skipped_events);
+    bson_destroy(bad[0]);
     bson_destroy(m);
     return rc;
 }
@@ -732,21 +795,26 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     fmt_local(o->until_ms, false, b, sizeof b);
     fprintf(f, "joule report  cluster %s  %s .. %s  (per %s)\n\n", o->cluster ? o->cluster : "(all)",
             a, b, o->by_day ? "day" : "hour");
+    /* columns as wide as the longest host name, at least 10 */
+    int w = 10;
+    for (size_t h = 0; h < r->n_hosts; h++)
+        if ((int)strlen(r->hosts[h].name) > w)
+            w = (int)strlen(r->hosts[h].name);
     fprintf(f, "Energy (kWh)\n%-22s", o->by_day ? "day" : "hour");
     for (size_t h = 0; h < r->n_hosts; h++)
-        fprintf(f, " %10s", r->hosts[h].name);
-    fprintf(f, " %10s\n", "total");
+        fprintf(f, " %*s", w, r->hosts[h].name);
+    fprintf(f, " %*s\n", w, "total");
     for (size_t i = 0; i < r->n_buckets; i++) {
         fmt_local(r->buckets[i], o->by_day, a, sizeof a);
         fprintf(f, "%-22s", a);
         for (size_t h = 0; h < r->n_hosts; h++)
-            fprintf(f, " %10.3f", cell(r, r->buckets[i], h));
-        fprintf(f, " %10.3f\n", bucket_total(r, r->buckets[i]));
+            fprintf(f, " %*.3f", w, cell(r, r->buckets[i], h));
+        fprintf(f, " %*.3f\n", w, bucket_total(r, r->buckets[i]));
     }
     fprintf(f, "%-22s", "total");
     for (size_t h = 0; h < r->n_hosts; h++)
-        fprintf(f, " %10.3f", r->hosts[h].kwh);
-    fprintf(f, " %10.3f\n\n", r->total_kwh);
+        fprintf(f, " %*.3f", w, r->hosts[h].kwh);
+    fprintf(f, " %*.3f\n\n", w, r->total_kwh);
     fprintf(f, "Savings versus all hosts on: %.3f kWh (%.1f%% of %.3f kWh)  "
                "[idle watts of the power model, hosts.idle_w]\n",
             r->savings_kwh, savings_pct(r), r->total_kwh + r->savings_kwh);
@@ -763,11 +831,12 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     put_pct(f, "p50", percentile(r->pa_dur, r->n_pa_dur, 50));
     put_pct(f, "p95", percentile(r->pa_dur, r->n_pa_dur, 95));
     put_pct(f, "max", r->n_pa_dur ? r->pa_dur[r->n_pa_dur - 1] : NAN);
-    fprintf(f, "\n\n%-20s %8s %8s %10s %8s %8s %10s\n", "host", "mig_out", "mig_in",
+    int hw = w > 20 ? w : 20;
+    fprintf(f, "\n\n%-*s %8s %8s %10s %8s %8s %10s\n", hw, "host", "mig_out", "mig_in",
             "mig_failed", "pwr_on", "pwr_off", "pwr_failed");
     for (size_t h = 0; h < r->n_hosts; h++) {
         const struct rep_host *x = &r->hosts[h];
-        fprintf(f, "%-20s %8u %8u %10u %8u %8u %10u\n", x->name, x->mig_out, x->mig_in,
+        fprintf(f, "%-*s %8u %8u %10u %8u %8u %10u\n", hw, x->name, x->mig_out, x->mig_in,
                 x->mig_failed, x->pa_on, x->pa_off, x->pa_failed);
     }
     fprintf(f, "\nEvents\n");
@@ -1154,12 +1223,27 @@ int cmd_report(int argc, char **argv)
     }
     mongoc_client_set_error_api(c.client, MONGOC_ERROR_API_VERSION_2);
     struct report r = { 0 };
-    if (query_energy(&c, &r) < 0 || query_hosts(&c, &r) < 0 || query_savings(&c, &r) < 0 ||
-        query_migrations(&c, &r) < 0 || query_power_actions(&c, &r) < 0 ||
-        query_events(&c, &r) < 0) {
-        fprintf(stderr, "joulectl report: %s\n", c.err);
-        rc = JOULECTL_EXIT_FAIL;
-        goto out_report;
+    static const struct {
+        const char *what;
+        int (*fn)(struct rep_ctx *, struct report *);
+    } steps[] = { { "energy", query_energy },           { "hosts", query_hosts },
+                  { "savings", query_savings },         { "migrations", query_migrations },
+                  { "power actions", query_power_actions }, { "events", query_events } };
+    bool progress = isatty(STDERR_FILENO);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (progress)
+            fprintf(stderr, "\rreport: %s...", steps[i].what);
+        if (steps[i].fn(&c, &r) < 0) {
+            fprintf(stderr, "%sjoulectl report: %s\n", progress ? "\n" : "", c.err);
+            rc = JOULECTL_EXIT_FAIL;
+            goto out_report;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (progress)
+            fprintf(stderr, " %.1f s\n", (double)(t1.tv_sec - t0.tv_sec) +
+                                             (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     }
     /* hosts in name order in every format; marks and cells follow their host */
     int *map = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *map);

@@ -22,5 +22,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_meter(int argc, char **argv);
 int cmd_power(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct joulectl_cmd commands[] = {
     { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
     { "power", "switch a host on/off or read its power state", cmd_power },
     { "report", "energy, savings, migrations, power actions and events from MongoDB", cmd_report },
+    { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };
 
 static void usage(FILE *f)
