@@ -46,11 +46,10 @@ static const char *const top_keys[] = {
 static const char *const policy_keys[] = {
     "algorithm", "th1_pct", "th2_factor", "overload_pct", "balance_gap_pct",
     "placement_target_pct", "balance", "consolidate", "min_active_hosts", "max_moves_per_round",
-    "vm_cooldown_s", "host_min_off_s", "seed", "overload_cooldown_s", NULL
     "vm_cooldown_s", "host_min_off_s", "seed", "thr_threshold", "lr_safety",
     "lr_fallback_threshold", "lr_history", "joule_percentile", "joule_window",
     "joule_target_pct", "joule_high_pct", "joule_low_pct", "joule_headroom_pct",
-    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", NULL
+    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", "overload_cooldown_s", NULL
 };
 static const char *const schedule_keys[] = { "timezone", "peak", "off_peak",
                                              "peak_min_active_hosts", "wake_lead_s",
