@@ -47,6 +47,7 @@ struct daemon {
     size_t n_hv;
     struct meter *meter;
     struct store *store;
+    bool store_borrowed;
     struct model *model;
     struct monitor *mon;
     struct monitor *mon_sub;   /* sim run: samples between ticks, model only (no store) */
@@ -69,6 +70,7 @@ struct daemon {
     struct plan run_plan;
     struct model_snapshot run_snap;
     char run_id[64];
+    char run_trigger[96];
 
     bson_t *recent[RECENT_PLANS]; /* newest at (recent_head - 1) */
     size_t recent_head;
@@ -180,7 +182,7 @@ static const char *meter_driver_name(enum config_meter_protocol p)
     return NULL;
 }
 
-static int build_drivers(struct daemon *d, struct joule_err *err)
+static int build_drivers(struct daemon *d, struct store *borrowed, struct joule_err *err)
 {
     const struct config *cfg = d->cfg;
     int rc;
@@ -206,6 +208,11 @@ static int build_drivers(struct daemon *d, struct joule_err *err)
         struct joule_err oerr = { 0 };
         if (meter_open(d->meter, &oerr) < 0) /* the monitor reopens; power model meanwhile */
             JLOG_WARN("event=meter_open_failed error=\"%s\"", oerr.msg);
+    }
+    if (borrowed) {
+        d->store = borrowed;
+        d->store_borrowed = true;
+        return 0;
     }
     const char *sname = strcmp(cfg->store.uri, "memory:") == 0 ? "memory" : "mongo";
     const struct store_ops *sops = registry_find_store(sname);
@@ -288,7 +295,7 @@ int daemon_new(struct config *cfg, const struct daemon_opts *opts, struct daemon
         hn[sizeof hn - 1] = '\0';
         d->holder = xasprintf("%s:%ld", hn, (long)getpid());
     }
-    if ((rc = build_drivers(d, err)) < 0)
+    if ((rc = build_drivers(d, opts ? opts->store : NULL, err)) < 0)
         goto fail;
     d->model = model_new(cfg);
     if ((rc = power_ctl_new(cfg, &d->env, &d->pc, err)) < 0)
@@ -333,11 +340,11 @@ void daemon_free(struct daemon *d)
         hypervisor_free(d->hv[i]);
     free(d->hv);
     meter_free(d->meter);
-    if (d->store) {
+    if (d->store && !d->store_borrowed) {
         struct joule_err err;
         store_flush(d->store, &err);
+        store_free(d->store);
     }
-    store_free(d->store);
     sim_cluster_free(d->sim);
     clock_sim_free(d->cs);
     plan_free(&d->run_plan);
@@ -420,7 +427,7 @@ static void finish_plan_if_done(struct daemon *d)
     struct executor_outcome oc;
     executor_outcome(d->ex, &oc);
     const char *outcome = oc.failed ? "failed" : "executed";
-    bson_t *doc = docs_plan(d->cfg->cluster, d->run_id, now_ns(d), "executor",
+    bson_t *doc = docs_plan(d->cfg->cluster, d->run_id, d->run_snap.now_ns, d->run_trigger,
                             config_algorithm_name(d->cfg->policy.algorithm),
                             config_mode_name(d->cfg->mode), outcome, &d->run_plan, &d->run_snap);
     if (d->store) {
@@ -651,6 +658,7 @@ static void policy_step(struct daemon *d, const struct trigger_event *ev, size_t
     d->run_snap = *snap;
     memset(snap, 0, sizeof *snap);
     snprintf(d->run_id, sizeof d->run_id, "%s", id);
+    snprintf(d->run_trigger, sizeof d->run_trigger, "%s", trig);
     JLOG_NOTICE("event=plan plan=%s trigger=%s mode=auto actions=%zu outcome=started", id, trig,
                 d->run_plan.n);
     if (executor_start(d->ex, &d->run_plan, &d->run_snap, d->run_id, &err) < 0) {
@@ -715,7 +723,9 @@ int daemon_tick(struct daemon *d)
         trigger_request_manual(d->trig, true);
     }
     struct trigger_event ev[EVENTS_MAX];
-    size_t n_ev = trigger_eval(d->trig, &snap, now, mono_ns(d), &d->sched, ev, EVENTS_MAX);
+    /* triggers start once loads are measured: the first round then runs at once */
+    size_t n_ev = d->warm ? trigger_eval(d->trig, &snap, now, mono_ns(d), &d->sched, ev, EVENTS_MAX)
+                          : 0;
     trigger_apply(&d->sched, &snap);
     for (size_t i = 0; i < n_ev; i++) {
         d->st.events++;

@@ -24,6 +24,8 @@ struct daemon;
 struct daemon_opts {
     bool no_api;          /* do not listen even if api.listen is set (tests) */
     const char *holder;   /* lease holder id; default "hostname:pid" */
+    struct store *store;  /* borrowed store instead of the configured one (tests: two daemons
+                           * sharing one store compete for the lease) */
 };
 
 /* Takes ownership of cfg (also on failure). Builds the drivers (and the sim cluster), opens the

@@ -60,7 +60,8 @@ static char *make_config(const char *mode, const char *schedule, const char *api
     return strbuf_steal(&sb);
 }
 
-static struct daemon *start(const char *mode, const char *schedule, const char *api)
+static struct daemon *start_opts(const char *mode, const char *schedule, const char *api,
+                                 const char *holder, struct store *store)
 {
     char *text = make_config(mode, schedule, api);
     struct config *cfg = NULL;
@@ -70,10 +71,15 @@ static struct daemon *start(const char *mode, const char *schedule, const char *
     free(text);
     struct daemon *d = NULL;
     struct joule_err err = { 0 };
-    struct daemon_opts o = { .holder = "test" };
+    struct daemon_opts o = { .holder = holder, .store = store };
     if (daemon_new(cfg, &o, &d, &err) < 0)
         fail_msg("daemon_new: %s", err.msg);
     return d;
+}
+
+static struct daemon *start(const char *mode, const char *schedule, const char *api)
+{
+    return start_opts(mode, schedule, api, "test", NULL);
 }
 
 static void *mem(struct daemon *d) { return daemon_store(d)->state; }
@@ -312,6 +318,45 @@ static void test_reload(void **state)
     daemon_free(d);
 }
 
+static void test_lease_one_active_other_standby(void **state)
+{
+    (void)state;
+    struct config *scfg = NULL;
+    char *errors = NULL;
+    assert_int_equal(config_load_string("api = { listen = \"\"; }; store = { uri = \"memory:\"; };",
+                                        &scfg, &errors), 0);
+    struct drv_env env = { .clock = clock_real() };
+    struct store *shared = NULL;
+    struct joule_err err = { 0 };
+    assert_int_equal(store_new(registry_find_store("memory"), scfg, &env, &shared, &err), 0);
+    assert_int_equal(store_open(shared, &err), 0);
+    const char *sched = "peak = [ \"daily 08:00-18:00\" ];";
+    struct daemon *one = start_opts("auto", sched, "listen = \"\";", "one", shared);
+    struct daemon *two = start_opts("auto", sched, "listen = \"\";", "two", shared);
+    struct daemon_stats s1, s2;
+    for (int i = 0; i < 10; i++) {
+        daemon_tick(one);
+        daemon_tick(two);
+    }
+    daemon_stats(one, &s1);
+    daemon_stats(two, &s2);
+    assert_true(s1.active);
+    assert_false(s2.active);
+    assert_true(s1.plans > 0);
+    assert_int_equal(s2.plans, 0); /* a standby decides nothing */
+    assert_int_equal(daemon_request_run(two, true, &err), JOULE_ESTATE);
+    assert_non_null(strstr(err.msg, "standby"));
+    /* the active one stops and hands the lease on; the standby takes over at its next tick */
+    daemon_shutdown(one);
+    daemon_free(one);
+    daemon_tick(two);
+    daemon_stats(two, &s2);
+    assert_true(s2.active);
+    daemon_free(two);
+    store_free(shared);
+    config_free(scfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_manual_consolidation_and_pause),
         cmocka_unit_test(test_metrics_from_running_daemon_pass_promtool),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_lease_one_active_other_standby),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
