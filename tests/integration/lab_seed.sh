@@ -268,6 +268,28 @@ t_bal_total=$(since "$t_wake")
 stop_jouled
 log "run 3 ok: $victim woken through IPMI and verified ${t_wake_total} s after the load rose; a guest on it after ${t_bal_total} s"
 
+# ---------------------------------------------------------------- 4. SIGTERM during a migration
+log "run 4: SIGTERM while a consolidation's migrations run"
+for g in hot1 hot2; do "$LAB_TOOL" guest destroy $g >/dev/null 2>&1; done
+cp "$dir/jouled.log" "$dir/jouled.before-run4.log"
+start_jouled auto
+plan_running() { grep -c "event=plan_started" "$dir/jouled.log" | grep -qv "^$(grep -c "event=plan_started" "$dir/jouled.before-run4.log")$"; }
+wait_for 120 "a consolidation plan to start" plan_running
+t_term=$(now)
+kill -TERM "$jouled_pid"
+rc=0
+wait "$jouled_pid" || rc=$?
+jouled_pid=
+stop_meters
+t_term_total=$(since "$t_term")
+[ $rc = 0 ] || fail "jouled exited $rc on SIGTERM during a plan"
+grep -q "event=shutdown_abort" "$dir/jouled.log" || fail "no shutdown_abort logged"
+for g in $guests; do
+  n=$(where "$g" | wc -l)
+  [ "$n" = 1 ] || fail "guest $g runs on $n hosts after SIGTERM"
+done
+log "run 4 ok: exit 0 ${t_term_total} s after SIGTERM, every guest runs on exactly one host"
+
 # ---------------------------------------------------------------- numbers
 echo
 echo "measured (this machine: 2 shared cores, TCG guests; seed paper: 86 s consolidation, 11 s migration)"
@@ -294,4 +316,5 @@ echo "  consolidation run (jouled start, incl. warm-up and the first periodic ro
 echo "  wake run (load up -> host verified on): ${t_wake_total} s; -> guest balanced onto it: ${t_bal_total} s"
 echo "  watts (meters): before ${w_before} W, after ${w_after} W"
 "$JOULECTL" report --uri "mongodb://127.0.0.1:$fport/seed" --database seed --cluster seed --since -1h --per hour 2>/dev/null | sed -n '/Savings/,/^Events/p' | sed 's/^/  /'
-echo "ok: dry-run, consolidation, wake"
+echo "  SIGTERM during a plan -> exit 0: ${t_term_total} s"
+echo "ok: dry-run, consolidation, wake, SIGTERM during migrations"
