@@ -1,9 +1,11 @@
 /* monitor.c - one sampling tick: every host's hypervisor (one sample call each), then the meter,
- * into the model; the samples also go to the store (host_samples, vm_samples).
+ * into the model; the samples also go to the store (host_samples, vm_samples, power_samples).
  * A host whose connection is gone is reconnected here (the driver rate-limits the attempts with
  * its own backoff); while it cannot be sampled it is marked unreachable, logged once when that
  * starts and once when it ends. */
 #include "monitor.h"
+
+#include "docs.h"
 
 #include <bson/bson.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@ struct monitor {
     struct log_complaint *unreachable; /* one per host */
     struct log_complaint meter_fail;
     struct log_complaint store_fail;
+    struct docs_power_prev *power_prev; /* one per host: energy between power samples */
 };
 
 int monitor_new(const struct monitor_deps *deps, struct monitor **out, struct joule_err *err)
@@ -32,6 +35,7 @@ int monitor_new(const struct monitor_deps *deps, struct monitor **out, struct jo
     struct monitor *mon = xcalloc(1, sizeof *mon);
     mon->d = *deps;
     mon->unreachable = xcalloc(deps->cfg->n_hosts + 1, sizeof *mon->unreachable);
+    mon->power_prev = xcalloc(deps->cfg->n_hosts + 1, sizeof *mon->power_prev);
     *out = mon;
     return 0;
 }
@@ -42,55 +46,8 @@ void monitor_free(struct monitor *mon)
         return;
     hv_sample_free(&mon->sample);
     free(mon->unreachable);
+    free(mon->power_prev);
     free(mon);
-}
-
-static void doc_id(bson_t *doc, const char *cluster, const char *who, int64_t t_ns)
-{
-    char id[256];
-    snprintf(id, sizeof id, "%s/%s/%lld", cluster, who, (long long)t_ns);
-    BSON_APPEND_UTF8(doc, "_id", id);
-}
-
-static bson_t *host_doc(const struct monitor *mon, int h, int64_t t_ns)
-{
-    const struct model *m = mon->d.model;
-    const struct model_host *mh = &m->hosts[h];
-    bson_t *doc = bson_new();
-    doc_id(doc, mon->d.cfg->cluster, mh->name, t_ns);
-    BSON_APPEND_UTF8(doc, "cluster", mon->d.cfg->cluster);
-    BSON_APPEND_UTF8(doc, "host", mh->name);
-    BSON_APPEND_DATE_TIME(doc, "t", t_ns / JOULE_NS_PER_MS);
-    BSON_APPEND_BOOL(doc, "reachable", mh->reachable);
-    BSON_APPEND_UTF8(doc, "state", power_state_name(mh->state));
-    if (mh->reachable) {
-        BSON_APPEND_DOUBLE(doc, "load", model_host_load_smoothed(m, h, t_ns));
-        BSON_APPEND_DOUBLE(doc, "cpu_instant", mh->load_pct);
-        BSON_APPEND_DOUBLE(doc, "cpus", mh->cpus);
-        BSON_APPEND_DOUBLE(doc, "mem_used_mib", mh->mem_used_mib);
-        BSON_APPEND_DOUBLE(doc, "mem_mib", mh->mem_mib);
-        BSON_APPEND_INT64(doc, "vms", (int64_t)mh->n_vms);
-    }
-    return doc;
-}
-
-static bson_t *vm_doc(const struct monitor *mon, int vi, int64_t t_ns)
-{
-    const struct model *m = mon->d.model;
-    const struct model_vm *v = &m->vms[vi];
-    bson_t *doc = bson_new();
-    doc_id(doc, mon->d.cfg->cluster, v->uuid, t_ns);
-    BSON_APPEND_UTF8(doc, "cluster", mon->d.cfg->cluster);
-    BSON_APPEND_UTF8(doc, "vm", v->uuid);
-    BSON_APPEND_UTF8(doc, "name", v->name);
-    BSON_APPEND_UTF8(doc, "host", m->hosts[v->host].name);
-    BSON_APPEND_DATE_TIME(doc, "t", t_ns / JOULE_NS_PER_MS);
-    BSON_APPEND_DOUBLE(doc, "cpu", v->cpu_cores);
-    BSON_APPEND_INT32(doc, "vcpus", (int32_t)v->vcpus);
-    BSON_APPEND_DOUBLE(doc, "mem_mib", v->mem_mib);
-    BSON_APPEND_INT64(doc, "rx_bytes", (int64_t)v->rx_bytes);
-    BSON_APPEND_INT64(doc, "tx_bytes", (int64_t)v->tx_bytes);
-    return doc;
 }
 
 static void docs_free(bson_t **docs, size_t n)
@@ -100,25 +57,41 @@ static void docs_free(bson_t **docs, size_t n)
     free(docs);
 }
 
-/* Host documents for every host; VM documents for VMs seen in this tick's samples. */
+static int insert(struct monitor *mon, const char *coll, bson_t **docs, size_t n,
+                  struct joule_err *e)
+{
+    int rc = n ? store_insert(mon->d.store, coll, (const bson_t *const *)docs, n, e) : 0;
+    docs_free(docs, n);
+    return rc < 0 ? rc : 0; /* store_insert returns a count */
+}
+
+/* One insert per collection (docs.h builders, the schemas/ shapes): host_samples and
+ * power_samples for every host, vm_samples for the VMs seen in this tick's samples. */
 static int store_tick(struct monitor *mon, int64_t t_ns, const bool *sampled)
 {
     const struct model *m = mon->d.model;
+    const char *cluster = mon->d.cfg->cluster;
     struct joule_err e = { 0 };
     bson_t **hd = xcalloc(m->n_hosts + 1, sizeof *hd);
     for (size_t h = 0; h < m->n_hosts; h++)
-        hd[h] = host_doc(mon, (int)h, t_ns);
-    int rc = store_insert(mon->d.store, "host_samples", (const bson_t *const *)hd, m->n_hosts, &e);
-    docs_free(hd, m->n_hosts);
-    if (rc >= 0) { /* a count of documents written */
+        hd[h] = docs_host_sample(cluster, m, (int)h, t_ns);
+    int rc = insert(mon, DOCS_HOST_SAMPLES, hd, m->n_hosts, &e);
+    if (rc == 0) {
+        bson_t **pd = xcalloc(m->n_hosts + 1, sizeof *pd);
+        for (size_t h = 0; h < m->n_hosts; h++)
+            pd[h] = docs_power_sample(cluster, m, (int)h, t_ns, &mon->power_prev[h]);
+        rc = insert(mon, DOCS_POWER_SAMPLES, pd, m->n_hosts, &e);
+    }
+    if (rc == 0) {
         bson_t **vd = xcalloc(m->n_vms + 1, sizeof *vd);
         size_t n = 0;
-        for (size_t i = 0; i < m->n_vms; i++)
-            if (m->vms[i].host >= 0 && sampled[m->vms[i].host] && m->vms[i].last_seen_ns == t_ns)
-                vd[n++] = vm_doc(mon, (int)i, t_ns);
-        if (n > 0)
-            rc = store_insert(mon->d.store, "vm_samples", (const bson_t *const *)vd, n, &e);
-        docs_free(vd, n);
+        for (size_t i = 0; i < m->n_vms; i++) {
+            const struct model_vm *v = &m->vms[i];
+            if (v->host >= 0 && sampled[v->host] && v->last_seen_ns == t_ns &&
+                (vd[n] = docs_vm_sample(cluster, m, (int)i, t_ns)))
+                n++;
+        }
+        rc = insert(mon, DOCS_VM_SAMPLES, vd, n, &e);
     }
     if (rc < 0) {
         if (log_complain(&mon->store_fail))
@@ -128,7 +101,7 @@ static int store_tick(struct monitor *mon, int64_t t_ns, const bool *sampled)
         if (k)
             JLOG_NOTICE("event=store_recovered failures=%lu", k);
     }
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 static void meter_tick(struct monitor *mon)

@@ -22,7 +22,7 @@ struct monitor_deps {
     struct meter *meter;      /* NULL: watts from the power model only */
     const struct clock *clock;
     /* Added (libvirt issue): optional; NULL = samples go only into the model. One insert per
-     * collection per tick: host_samples and vm_samples, deterministic _id. */
+     * collection per tick (docs.h builders): host_samples, power_samples, vm_samples. */
     struct store *store;
 };
 

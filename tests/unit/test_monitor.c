@@ -132,21 +132,30 @@ static void test_documents_for_store(void **state)
     struct monitor_tick_out o;
     ticks(f, 3, &o);
     assert_int_equal(o.store_rc, 0);
-    /* every tick: one document per host; VMs from the ticks in which they were sampled */
+    /* every tick: one document per host (samples and power); VMs of the ticks they were seen */
     assert_int_equal(store_memory_count(f->store->state, "host_samples"), 6);
+    assert_int_equal(store_memory_count(f->store->state, "power_samples"), 6);
     assert_int_equal(store_memory_count(f->store->state, "vm_samples"), 9);
     const bson_t *d = store_memory_doc(f->store->state, "host_samples", 4);
     bson_iter_t it;
     assert_true(bson_iter_init_find(&it, d, "host"));
     assert_string_equal(bson_iter_utf8(&it, NULL), "a");
-    assert_true(bson_iter_init_find(&it, d, "load"));
+    assert_true(bson_iter_init_find(&it, d, "load_pct"));
     assert_float_equal(bson_iter_double(&it), 50, 0.01);
-    assert_true(bson_iter_init_find(&it, d, "vms"));
-    assert_int_equal(bson_iter_int64(&it), 2);
+    assert_true(bson_iter_init_find(&it, d, "n_vms"));
+    assert_int_equal(bson_iter_int32(&it), 2);
+    assert_true(bson_iter_init_find(&it, d, "reachable"));
+    assert_true(bson_iter_bool(&it));
     const bson_t *v = store_memory_doc(f->store->state, "vm_samples", 8);
-    assert_true(bson_iter_init_find(&it, v, "cpu"));
+    assert_true(bson_iter_init_find(&it, v, "cpu_instant_cores"));
     assert_true(bson_iter_double(&it) > 0.4);
     assert_true(bson_iter_init_find(&it, v, "_id"));
+    /* power: watts from the power model (no meter), 10 s of it in joules after the first */
+    const bson_t *p = store_memory_doc(f->store->state, "power_samples", 4);
+    assert_true(bson_iter_init_find(&it, p, "watts"));
+    assert_float_equal(bson_iter_double(&it), 150, 0.1);
+    assert_true(bson_iter_init_find(&it, p, "joules"));
+    assert_float_equal(bson_iter_double(&it), 1500, 1);
 }
 
 static void test_unreachable_and_back(void **state)
