@@ -62,7 +62,6 @@ struct daemon {
     bool manual_pending;
     int64_t sim_end_ns;        /* sim run: wall (simulated) time to stop; 0 = never */
     struct trigger_schedule sched;
-    struct docs_power_prev *pprev;
     enum power_state *last_state;
 
     /* the plan the executor is running: it borrows the snapshot until it finishes */
@@ -305,7 +304,6 @@ int daemon_new(struct config *cfg, const struct daemon_opts *opts, struct daemon
     if ((rc = build_loop_parts(d, err)) < 0)
         goto fail;
     d->trig = trigger_new(cfg);
-    d->pprev = xcalloc(cfg->n_hosts + 1, sizeof *d->pprev);
     d->last_state = xcalloc(cfg->n_hosts + 1, sizeof *d->last_state);
     plan_init(&d->run_plan);
     if (!(opts && opts->no_api) && cfg->api.listen && cfg->api.listen[0]) {
@@ -352,7 +350,6 @@ void daemon_free(struct daemon *d)
     for (size_t i = 0; i < RECENT_PLANS; i++)
         if (d->recent[i])
             bson_destroy(d->recent[i]);
-    free(d->pprev);
     free(d->last_state);
     free(d->holder);
     for (size_t i = 0; i < d->n_old; i++)
@@ -534,15 +531,12 @@ static void power_model_sync(struct daemon *d)
     }
 }
 
-static void samples_step(struct daemon *d, bool hosts_doc)
+static void hosts_doc_step(struct daemon *d, bool hosts_doc)
 {
+    /* host_samples, vm_samples and power_samples are the monitor's; the hosts collection
+     * (inventory and power state) is kept here, on a change of state or every so often */
     int64_t now = now_ns(d);
     size_t n = d->cfg->n_hosts;
-    model_estimate_watts(d->model, now, d->cfg->meter.stale_ns);
-    bson_t **docs = xcalloc(n + 1, sizeof *docs);
-    for (size_t i = 0; i < n; i++)
-        docs[i] = docs_power_sample(d->cfg->cluster, d->model, (int)i, now, &d->pprev[i]);
-    store_docs(d, DOCS_POWER_SAMPLES, docs, n);
     for (size_t i = 0; i < n && d->store; i++) {
         enum power_state s = d->model->hosts[i].state;
         if (!hosts_doc && s == d->last_state[i])
@@ -559,7 +553,6 @@ static void samples_step(struct daemon *d, bool hosts_doc)
         bson_destroy(&sel);
         bson_destroy(doc);
     }
-    free(docs);
 }
 
 /* Deletes samples older than store.retention_days, once an hour, in bounded batches. */
@@ -713,7 +706,7 @@ int daemon_tick(struct daemon *d)
     daemon_poll_executor(d);
     power_fsm_step(d);
     power_model_sync(d);
-    samples_step(d, d->st.ticks % HOSTS_DOC_EVERY_TICKS == 1);
+    hosts_doc_step(d, d->st.ticks % HOSTS_DOC_EVERY_TICKS == 1);
     retention_step(d);
 
     struct model_snapshot snap;
