@@ -728,11 +728,10 @@ int daemon_tick(struct daemon *d)
                         ev[i].detail);
         store_event(d, trigger_kind_name(ev[i].kind), ev[i].host, ev[i].detail);
     }
-    if (n_ev > 0 && !d->paused && !d->running && d->warm)
+    if (n_ev > 0 && !d->paused && !d->running)
         policy_step(d, ev, n_ev, &snap);
     else if (n_ev > 0)
-        JLOG_INFO("event=policy_skipped reason=%s",
-                  !d->warm ? "warming_up" : (d->paused ? "paused" : "plan_running"));
+        JLOG_INFO("event=policy_skipped reason=%s", d->paused ? "paused" : "plan_running");
     model_snapshot_free(&snap);
 
  out:;
