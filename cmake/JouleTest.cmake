@@ -19,6 +19,7 @@ function(joule_add_test)
   set(_env
     "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0"
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+    "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp:print_suppressions=0"
     "JOULE_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
     "JOULE_BUILD_DIR=${CMAKE_BINARY_DIR}"
     ${T_ENV})

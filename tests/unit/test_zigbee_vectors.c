@@ -338,7 +338,7 @@ static bool check_malformed(const bson_t *v, const bson_t *expect, const uint8_t
     assert_non_null(pname);
     if (strcmp(pname, "zcl") == 0)
         return check_zcl(v, expect, bytes, n, why, cap);
-    enum zb_proto proto;
+    enum zb_proto proto = ZB_PROTO_XBEE1;
     assert_true(proto_of(pname, &proto));
     bson_t chunks, want_frames, want_rejected;
     bool has_chunks = use_chunks && get_doc(v, "chunks", &chunks);
@@ -382,7 +382,7 @@ static void test_vectors(void **state)
         size_t n = (size_t)parse_hex(get_str(&v, "hex"), bytes);
         char why[2048] = "";
         bool ok;
-        enum zb_proto proto;
+        enum zb_proto proto = ZB_PROTO_XBEE1;
         if (strcmp(family, "zcl") == 0) {
             ok = check_zcl(&v, &expect, bytes, n, why, sizeof why);
         } else if (strcmp(family, "malformed") == 0) {
