@@ -41,7 +41,7 @@ const char *config_meter_protocol_name(enum config_meter_protocol p) { return pr
 static const char *const top_keys[] = {
     "cluster", "mode", "log_level", "tick_s", "load_window_s", "periodic_s", "policy",
     "schedule", "migration", "meter", "store", "api", "secrets_file", "excluded_hosts",
-    "pinned_vms", "excluded_vms", "hosts", NULL
+    "pinned_vms", "excluded_vms", "hosts", "sim", NULL
 };
 static const char *const policy_keys[] = {
     "algorithm", "th1_pct", "th2_factor", "overload_pct", "balance_gap_pct",
@@ -49,10 +49,11 @@ static const char *const policy_keys[] = {
     "vm_cooldown_s", "host_min_off_s", "seed", "thr_threshold", "lr_safety",
     "lr_fallback_threshold", "lr_history", "joule_percentile", "joule_window",
     "joule_target_pct", "joule_high_pct", "joule_low_pct", "joule_headroom_pct",
-    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", NULL
+    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", "overload_cooldown_s", NULL
 };
 static const char *const schedule_keys[] = { "timezone", "peak", "off_peak",
-                                             "peak_min_active_hosts", "wake_lead_s", NULL };
+                                             "peak_min_active_hosts", "wake_lead_s",
+                                             "peak_expected_load_pct", NULL };
 static const char *const migration_keys[] = { "in_flight", "per_source", "timeout_s", "flags",
                                               "bandwidth_mibps", NULL };
 static const char *const meter_keys[] = { "protocol", "port", "baud", "data_bits", "parity",
@@ -71,6 +72,10 @@ static const char *const ipmi_keys[] = { "host", "user", "cipher_suite", "timeou
                                          "watts_sensor", "watts_dcmi", NULL };
 static const char *const wol_keys[] = { "mac", "broadcast", "port", "interface", NULL };
 static const char *const exec_keys[] = { "on", "off", "status", "timeout_s", NULL };
+static const char *const sim_keys[] = { "start", "time_factor", "duration_s", "migration_mibps",
+                                        "vms", NULL };
+static const char *const sim_vm_keys[] = { "name", "host", "vcpus", "memory_mib", "base",
+                                           "amplitude", "trough_h", "period_h", NULL };
 static const char *const secrets_host_keys[] = { "name", "ipmi_user", "ipmi_password",
                                                  "wol_secureon", NULL };
 
@@ -98,6 +103,7 @@ void config_defaults(struct config *cfg)
     p->vm_cooldown_ns = 1800 * JOULE_NS_PER_S;
     p->host_min_off_ns = 1800 * JOULE_NS_PER_S;
     p->seed = 1;
+    p->overload_cooldown_ns = 120 * JOULE_NS_PER_S;
     p->thr_threshold = 0.8;
     p->lr_safety = 1.2;
     p->lr_fallback_threshold = 0.7;
@@ -142,6 +148,9 @@ void config_defaults(struct config *cfg)
     cfg->excluded_hosts = xcalloc(1, sizeof(char *));
     cfg->pinned_vms = xcalloc(1, sizeof(char *));
     cfg->excluded_vms = xcalloc(1, sizeof(char *));
+
+    cfg->sim.time_factor = 1;
+    cfg->sim.migration_mibps = 1000;
 }
 
 static void host_free(struct config_host *h)
@@ -199,6 +208,11 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->n_hosts; i++)
         host_free(&cfg->hosts[i]);
     free(cfg->hosts);
+    for (size_t i = 0; i < cfg->sim.n_vms; i++) {
+        free(cfg->sim.vms[i].name);
+        free(cfg->sim.vms[i].host);
+    }
+    free(cfg->sim.vms);
     free(cfg);
 }
 
@@ -526,6 +540,105 @@ static void parse_host(const config_setting_t *hs, struct config_host *h, struct
         h->migration_uri = xstrdup(h->uri);
 }
 
+/* ---- the simulated cluster ---- */
+
+/* "2026-11-23T00:00:00Z" -> ns since the epoch (UTC only, to stay independent of TZ). */
+static int parse_utc(const char *text, int64_t *out_ns)
+{
+    int y, mo, d, h, mi, sec;
+    char z = 0;
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z) != 7 ||
+        z != 'Z' || strlen(text) != 20 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60 || y < 1970)
+        return -1;
+    /* days from civil (Howard Hinnant's algorithm) */
+    int yy = y - (mo <= 2);
+    int era = yy / 400;
+    int yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    *out_ns = ((days * 86400) + h * 3600 + mi * 60 + sec) * JOULE_NS_PER_S;
+    return 0;
+}
+
+static void parse_sim_vm(const config_setting_t *vs, const struct config *cfg,
+                         struct config_sim_vm *v, struct cfg_errors *e)
+{
+    v->vcpus = 1;
+    v->memory_mib = 1024;
+    v->base = 0.1;
+    v->trough_ns = 3 * 3600 * JOULE_NS_PER_S;
+    v->period_ns = 24 * 3600 * JOULE_NS_PER_S;
+    if (!config_setting_is_group(vs)) {
+        cfg_errors_addf(e, vs, "sim.vms: each VM is a group { name = ...; host = ...; }");
+        return;
+    }
+    cfg_check_keys(vs, sim_vm_keys, e);
+    if (!cfg_get_str(vs, "name", &v->name, e))
+        cfg_errors_addf(e, vs, "sim.vms: a VM needs a name");
+    if (!cfg_get_str(vs, "host", &v->host, e))
+        cfg_errors_addf(e, vs, "sim.vms: VM \"%s\" needs a host", v->name ? v->name : "?");
+    else if (config_host_index(cfg, v->host) < 0)
+        cfg_errors_addf(e, config_setting_get_member(vs, "host"),
+                        "host: \"%s\" is not a configured host", v->host);
+    else if (cfg->hosts[config_host_index(cfg, v->host)].hypervisor != CONFIG_HYPERVISOR_SIM)
+        cfg_errors_addf(e, config_setting_get_member(vs, "host"),
+                        "host: \"%s\" is not a sim host (hypervisor = \"sim\")", v->host);
+    get_unsigned(vs, "vcpus", 1, 1024, &v->vcpus, e);
+    long long mem;
+    if (cfg_get_int(vs, "memory_mib", 1, 1LL << 24, &mem, e))
+        v->memory_mib = mem;
+    cfg_get_double(vs, "base", 0, 1, &v->base, e);
+    cfg_get_double(vs, "amplitude", 0, 1, &v->amplitude, e);
+    double hours;
+    if (cfg_get_double(vs, "trough_h", 0, 24, &hours, e))
+        v->trough_ns = (int64_t)llround(hours * 3600 * JOULE_NS_PER_S);
+    if (cfg_get_double(vs, "period_h", 0.01, 24 * 366, &hours, e))
+        v->period_ns = (int64_t)llround(hours * 3600 * JOULE_NS_PER_S);
+    if (v->base + v->amplitude > 1 + 1e-9)
+        cfg_errors_addf(e, vs, "amplitude: base %g + amplitude %g is above 1 (all vCPUs busy)",
+                        v->base, v->amplitude);
+}
+
+static void parse_sim(const config_setting_t *root, struct config *cfg, struct cfg_errors *e)
+{
+    struct config_sim *sim = &cfg->sim;
+    const config_setting_t *g = get_group(root, "sim", sim_keys, e);
+    if (!g)
+        return; /* jouled refuses sim hosts without it; replay and tests build their own */
+    sim->enabled = true;
+    char *start = NULL;
+    if (cfg_get_str(g, "start", &start, e) && parse_utc(start, &sim->start_ns) < 0)
+        cfg_errors_addf(e, config_setting_get_member(g, "start"),
+                        "start: \"%s\" is not a UTC time (2026-11-23T00:00:00Z)", start);
+    free(start);
+    cfg_get_double(g, "time_factor", 0.001, 1e6, &sim->time_factor, e);
+    get_duration(g, "duration_s", 0, &sim->duration_ns, e);
+    cfg_get_double(g, "migration_mibps", 1, 1e6, &sim->migration_mibps, e);
+    config_setting_t *vl = config_setting_get_member(g, "vms");
+    if (vl && !config_setting_is_list(vl)) {
+        cfg_errors_addf(e, vl, "vms: expected a list ( { ... }, { ... } )");
+    } else if (vl) {
+        int n = config_setting_length(vl);
+        sim->vms = xcalloc((size_t)n + 1, sizeof *sim->vms);
+        for (int i = 0; i < n; i++) {
+            config_setting_t *vs = config_setting_get_elem(vl, (unsigned)i);
+            struct config_sim_vm *v = &sim->vms[sim->n_vms++];
+            parse_sim_vm(vs, cfg, v, e);
+            for (size_t k = 0; k + 1 < sim->n_vms; k++)
+                if (v->name && sim->vms[k].name && strcmp(v->name, sim->vms[k].name) == 0)
+                    cfg_errors_addf(e, vs, "name: VM \"%s\" is listed twice", v->name);
+        }
+    }
+    for (size_t i = 0; i < cfg->n_hosts; i++)
+        if (cfg->hosts[i].hypervisor != CONFIG_HYPERVISOR_SIM)
+            cfg_errors_add_at(e, cfg->path, cfg->hosts[i].line,
+                              "hypervisor: host \"%s\" is not a sim host, but the config has a "
+                              "sim group (a cluster is either simulated or real)",
+                              cfg->hosts[i].name ? cfg->hosts[i].name : "?");
+}
+
 /* ---- secrets ---- */
 
 int config_check_private_file(const char *path, struct joule_err *err)
@@ -685,6 +798,7 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
         long long seed;
         if (cfg_get_int(g, "seed", 0, INT64_MAX, &seed, e))
             p->seed = (uint64_t)seed;
+        get_duration(g, "overload_cooldown_s", 0, &p->overload_cooldown_ns, e);
         cfg_get_double(g, "thr_threshold", 0.01, 1, &p->thr_threshold, e);
         cfg_get_double(g, "lr_safety", 0.1, 10, &p->lr_safety, e);
         cfg_get_double(g, "lr_fallback_threshold", 0.01, 1, &p->lr_fallback_threshold, e);
@@ -725,6 +839,7 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
         get_windows(g, "off_peak", &s->off_peak, &s->n_off_peak, e);
         get_unsigned(g, "peak_min_active_hosts", 0, MAX_HOSTS, &s->peak_min_active_hosts, e);
         get_duration(g, "wake_lead_s", 0, &s->wake_lead_ns, e);
+        cfg_get_double(g, "peak_expected_load_pct", 0, 100, &s->peak_expected_load_pct, e);
     }
 
     g = get_group(root, "migration", migration_keys, e);
@@ -836,6 +951,7 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
             }
         }
     }
+    parse_sim(root, cfg, e);
     for (char **x = cfg->excluded_hosts; x && *x; x++) {
         int idx = config_host_index(cfg, *x);
         if (idx < 0)

@@ -140,6 +140,7 @@ struct config_policy {
     int64_t vm_cooldown_ns;
     int64_t host_min_off_ns;
     uint64_t seed;
+    int64_t overload_cooldown_ns; /* no second overload event for a host within this */
     /* Reference policies (thr-mmt, lr-mmt) and joule's own policy (issue 9). */
     double thr_threshold;        /* ThrMmt overload threshold, fraction of capacity */
     double lr_safety;            /* LrMmt safety parameter */
@@ -164,6 +165,7 @@ struct config_schedule {
     size_t n_off_peak;
     unsigned peak_min_active_hosts;
     int64_t wake_lead_ns;      /* 0 = use each host's measured boot time */
+    double peak_expected_load_pct; /* expected peak load, % of all hosts' capacity; 0 = learn */
 };
 
 struct config_migration {
@@ -200,6 +202,33 @@ struct config_api {
     char *token;               /* read from token_file (mode 0600/0400 only) */
 };
 
+/* A VM of the simulated cluster (sim group): CPU demand follows a day-night curve,
+ * base + amplitude * (1 - cos(2 pi (t - trough) / period)) / 2, as a fraction of its vCPUs. */
+struct config_sim_vm {
+    char *name;
+    char *host;                /* the config host it starts on */
+    unsigned vcpus;
+    int64_t memory_mib;
+    double base;               /* 0..1 */
+    double amplitude;          /* 0..1, base + amplitude <= 1 */
+    int64_t trough_ns;         /* time of day (UTC) of the lowest demand */
+    int64_t period_ns;         /* 24 h */
+};
+
+/* The simulated cluster jouled builds in-process when the config has a sim group (demo, tests):
+ * hosts with hypervisor "sim" take cpus, memory_mib, the power model and boot/shutdown times
+ * from their host block; the simulated clock starts at `start` and runs `time_factor` times
+ * faster than the wall clock. */
+struct config_sim {
+    bool enabled;              /* the sim group is present */
+    int64_t start_ns;          /* wall time the simulated clock starts at; 0 = now */
+    double time_factor;        /* simulated seconds per wall second; 1 = real time */
+    int64_t duration_ns;       /* jouled exits (0) after this much simulated time; 0 = never */
+    double migration_mibps;    /* simulated migration bandwidth */
+    struct config_sim_vm *vms;
+    size_t n_vms;
+};
+
 struct config {
     char *path;
     char *cluster;
@@ -220,6 +249,7 @@ struct config {
     char **excluded_vms;       /* never moved, never counted for consolidation decisions */
     struct config_host *hosts;
     size_t n_hosts;
+    struct config_sim sim;
 };
 
 /* Fills a config with every default (no hosts). */

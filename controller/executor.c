@@ -634,6 +634,8 @@ void executor_abort(struct executor *ex)
 size_t executor_take_records(struct executor *ex, struct migration_record *out, size_t max)
 {
     size_t n = ex->n_recs < max ? ex->n_recs : max;
+    if (n == 0)
+        return 0; /* recs may still be NULL: memcpy(NULL, 0) is undefined */
     memcpy(out, ex->recs, n * sizeof *out);
     memmove(ex->recs, ex->recs + n, (ex->n_recs - n) * sizeof *ex->recs);
     ex->n_recs -= n;

@@ -15,9 +15,12 @@ struct joulectl_cmd {
 };
 
 int cmd_check_config(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
 int cmd_plan(int argc, char **argv);
-int cmd_power(int argc, char **argv);
 int cmd_meter(int argc, char **argv);
+int cmd_power(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 

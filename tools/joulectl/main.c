@@ -6,9 +6,11 @@
 
 static const struct joulectl_cmd commands[] = {
     { "check-config", "validate a jouled configuration file", cmd_check_config },
+    { "status", "hosts, VMs, state and last plan of the running jouled", cmd_status },
+    { "run", "start a policy round now (run consolidate --now)", cmd_run },
     { "plan", "show the plan for a cluster snapshot (--dry-run)", cmd_plan },
-    { "power", "switch a host on/off or read its power state", cmd_power },
     { "meter", "decode bytes captured from a ZigBee coordinator", cmd_meter },
+    { "power", "switch a host on/off or read its power state", cmd_power },
     { "report", "energy, savings, migrations, power actions and events from MongoDB", cmd_report },
     { "replay", "replay a workload trace through a policy on a simulated cluster", cmd_replay },
 };

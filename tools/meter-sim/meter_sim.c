@@ -27,7 +27,7 @@
 #define MET_DIVISOR 1000      /* summation unit: Wh (kWh = raw / 1000) */
 #define RECONNECT_STEP_MS 50
 
-enum watts_kind { W_CONST, W_FILE, W_SINE };
+enum watts_kind { W_CONST, W_FILE, W_SINE, W_POWER };
 enum { FAULT_CHECKSUM = 1, FAULT_GARBAGE = 2, FAULT_TRUNCATE = 4 };
 
 struct sim {
@@ -43,6 +43,11 @@ struct sim {
     double w_const, w_mean, w_amp, w_period_s;
     double *w_file;
     size_t n_file;
+    /* W_POWER: meter i reads power_path[i] (0 or 1, as a BMC's chassis-control script writes
+     * it) every round: on -> w_on, off -> w_off */
+    char *power_path[MAX_METERS];
+    size_t n_power;
+    double w_on, w_off;
     int interval_ms;
     long count;              /* report rounds (one EM frame per meter each); 0 = forever */
     int energy_every;
@@ -172,6 +177,16 @@ static double watts_at(const struct sim *s, size_t meter, long round, double t_s
         return s->w_file[((size_t)round + meter) % s->n_file];
     case W_SINE:
         return s->w_mean + s->w_amp * sin(2 * M_PI * t_s / s->w_period_s + (double)meter);
+    case W_POWER: {
+        FILE *f = s->n_power ? fopen(s->power_path[meter % s->n_power], "r") : NULL;
+        int on = 0;
+        if (f) {
+            if (fscanf(f, "%d", &on) != 1)
+                on = 0;
+            fclose(f);
+        }
+        return on ? s->w_on : s->w_off;
+    }
     }
     return 0;
 }
@@ -500,6 +515,8 @@ static void usage(FILE *f)
             "  --meters N           number of meters (default 1, max %d)\n"
             "  --ieee HEX[,HEX...]  their IEEE addresses (default 0013a20040a10001, ...)\n"
             "  --watts SPEC         const:W | file:PATH (one value per line, cycled) |\n"
+            "                       power:ON_W:OFF_W:PATH[,PATH..] (meter i reads 0/1 from\n"
+            "                       PATH i every round, e.g. a BMC's chassis power file) |\n"
             "                       sine:MEAN:AMP:PERIOD_S   (default const:150)\n"
             "  --interval-ms MS     time between report rounds (default 1000)\n"
             "  --count N            report rounds, then linger and exit (default: forever)\n"
@@ -534,6 +551,24 @@ static int parse_watts(struct sim *s, const char *spec)
             return -1;
         s->w_period_s = strtod(end + 1, &end);
         return *end || s->w_period_s <= 0 ? -1 : 0;
+    }
+    if (strncmp(spec, "power:", 6) == 0) { /* power:ON_W:OFF_W:PATH[,PATH...] */
+        s->wk = W_POWER;
+        s->w_on = strtod(spec + 6, &end);
+        if (*end != ':')
+            return -1;
+        s->w_off = strtod(end + 1, &end);
+        if (*end != ':' || !end[1])
+            return -1;
+        for (char *p = end + 1; *p && s->n_power < MAX_METERS;) {
+            char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            s->power_path[s->n_power] = strndup(p, len);
+            if (!s->power_path[s->n_power++])
+                return -1;
+            p += len + (comma ? 1 : 0);
+        }
+        return s->n_power > 0 ? 0 : -1;
     }
     if (strncmp(spec, "file:", 5) == 0) {
         FILE *f = fopen(spec + 5, "r");
@@ -815,5 +850,7 @@ int main(int argc, char **argv)
         fclose(s.log);
     port_close(&s);
     free(s.w_file);
+    for (size_t i = 0; i < s.n_power; i++)
+        free(s.power_path[i]);
     return rc;
 }
