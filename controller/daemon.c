@@ -598,6 +598,15 @@ static void policy_step(struct daemon *d, const struct trigger_event *ev, size_t
     char trig[96];
     trigger_names(ev, n_ev, trig, sizeof trig);
     int64_t now = snap->now_ns;
+    pc.interval_s = (double)d->cfg->periodic_ns / JOULE_NS_PER_S;
+    /* the policies that look at trends get one demand value per decision */
+    if (model_record_history(d->model, now) > 0) {
+        model_snapshot_free(snap);
+        model_snapshot_build(d->model, now, snap);
+        for (size_t h = 0; h < snap->n_hosts; h++)
+            model_snapshot_set_receiving(snap, (int)h, executor_host_receiving(d->ex, (int)h));
+        trigger_apply(&d->sched, snap);
+    }
     if (policy_run(&pc, snap, &plan, &err) < 0) {
         JLOG_ERR("event=policy_failed trigger=%s error=\"%s\"", trig, err.msg);
         store_event(d, "alert", -1, err.msg);
@@ -711,6 +720,8 @@ int daemon_tick(struct daemon *d)
 
     struct model_snapshot snap;
     model_snapshot_build(d->model, now, &snap);
+    for (size_t h = 0; h < snap.n_hosts; h++)
+        model_snapshot_set_receiving(&snap, (int)h, executor_host_receiving(d->ex, (int)h));
     if (d->manual_pending) {
         d->manual_pending = false;
         trigger_request_manual(d->trig, true);
