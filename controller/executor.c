@@ -497,10 +497,30 @@ static void run_power(struct executor *ex, enum plan_action_kind kind)
     }
 }
 
+/* A host the plan marked draining whose power-off did not start (the plan failed, or the off
+ * was refused) goes back to on: left draining it would never be emptied or offered again. */
+static void cancel_drains(struct executor *ex)
+{
+    for (size_t i = 0; i < ex->n_power && ex->d.power; i++) {
+        const struct plan_action *a = &ex->power[i];
+        if (a->kind != PLAN_ACTION_POWER_OFF ||
+            power_ctl_state(ex->d.power, a->host) != POWER_STATE_DRAINING)
+            continue;
+        struct joule_err e = { 0 };
+        if (power_ctl_request_on(ex->d.power, a->host, &e) < 0)
+            JLOG_WARN("event=drain_cancel_failed plan=%s host=%s error=\"%s\"", ex->plan_id,
+                      ex->d.cfg->hosts[a->host].name, e.msg);
+        else
+            JLOG_NOTICE("event=drain_cancelled plan=%s host=%s", ex->plan_id,
+                        ex->d.cfg->hosts[a->host].name);
+    }
+}
+
 static void finish_plan(struct executor *ex)
 {
     if (!ex->failed)
         run_power(ex, PLAN_ACTION_POWER_OFF);
+    cancel_drains(ex);
     ex->active = false;
     ex->oc.finished = true;
     JLOG_NOTICE("event=plan_finished plan=%s ok=%s migrations_ok=%zu failed=%zu skipped=%zu "
