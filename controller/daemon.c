@@ -587,6 +587,14 @@ static const char *trigger_names(const struct trigger_event *ev, size_t n, char 
     return buf;
 }
 
+/* The model as the policy sees it, with the hosts a migration is flowing to marked receiving. */
+static void build_snapshot(struct daemon *d, int64_t now, struct model_snapshot *snap)
+{
+    model_snapshot_build(d->model, now, snap);
+    for (size_t h = 0; h < snap->n_hosts; h++)
+        model_snapshot_set_receiving(snap, (int)h, executor_host_receiving(d->ex, (int)h));
+}
+
 static void policy_step(struct daemon *d, const struct trigger_event *ev, size_t n_ev,
                         struct model_snapshot *snap)
 {
@@ -602,9 +610,7 @@ static void policy_step(struct daemon *d, const struct trigger_event *ev, size_t
     /* the policies that look at trends get one demand value per decision */
     if (model_record_history(d->model, now) > 0) {
         model_snapshot_free(snap);
-        model_snapshot_build(d->model, now, snap);
-        for (size_t h = 0; h < snap->n_hosts; h++)
-            model_snapshot_set_receiving(snap, (int)h, executor_host_receiving(d->ex, (int)h));
+        build_snapshot(d, now, snap);
         trigger_apply(&d->sched, snap);
     }
     if (policy_run(&pc, snap, &plan, &err) < 0) {
@@ -719,9 +725,7 @@ int daemon_tick(struct daemon *d)
     retention_step(d);
 
     struct model_snapshot snap;
-    model_snapshot_build(d->model, now, &snap);
-    for (size_t h = 0; h < snap.n_hosts; h++)
-        model_snapshot_set_receiving(&snap, (int)h, executor_host_receiving(d->ex, (int)h));
+    build_snapshot(d, now, &snap);
     if (d->manual_pending) {
         d->manual_pending = false;
         trigger_request_manual(d->trig, true);
