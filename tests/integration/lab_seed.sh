@@ -8,6 +8,10 @@
 #      through IPMI, the meter's watts drop
 #   3. wake: load on the remaining host above Th1 -> the off host is powered on through IPMI,
 #      its libvirtd is back, balance moves a guest to it
+#   4. SIGTERM while a consolidation's migrations run: exit 0, every guest on exactly one host
+#   5. wake with IPMI failing: consolidate again, kill the off host's BMC, raise the load ->
+#      IPMI fails, jouled falls back to Wake-on-LAN over the host's own veth, the host's NIC
+#      logic (lab_wol_nic.py) presses the power button, libvirtd is back, a guest moves to it
 # Prints the measured times (next to the seed paper's 86 s and 11 s).
 #   usage: lab_seed.sh JOULED JOULECTL METER_SIM    (root; JOULE_LAB_DIR / JOULE_LAB_PREFIX
 #          name the lab, which tools/lab up has started: ctest fixture "lab")
@@ -26,6 +30,7 @@ host_up a && host_up b || skip "the lab is not up (tools/lab up)"
 
 dir=$(mktemp -d /tmp/joule-seed.XXXXXX)
 pids=()
+wol_links=()
 jouled_pid=
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -39,6 +44,7 @@ cleanup() {
   [ -n "$jouled_pid" ] && kill -TERM "$jouled_pid" 2>/dev/null && wait "$jouled_pid" 2>/dev/null
   for p in "${pids[@]}" "${meter_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${pids[@]}" "${meter_pids[@]}"; do wait "$p" 2>/dev/null; done
+  for l in "${wol_links[@]}"; do ip link del "$l" 2>/dev/null; done
   # leave the shared lab as the fixture made it: both hosts up, no guests of ours
   for h in a b; do host_up $h || "$LAB_TOOL" power-on $h >/dev/null 2>&1; done
   for g in $guests hot1 hot2; do "$LAB_TOOL" guest destroy "$g" >/dev/null 2>&1; done
@@ -111,6 +117,7 @@ mc_enable 0x20
 EOF
   ipmi_sim -c "$d/lan.conf" -f "$d/bmc.emu" -s "$d/state" -n > "$d/ipmi_sim.log" 2>&1 < /dev/null &
   pids+=($!)
+  echo $! > "$d/pid"
 }
 bmc a
 bmc b
@@ -163,6 +170,24 @@ cat > "$dir/secrets.conf" <<EOF
 default = { ipmi_user = "$IPMI_USER"; ipmi_password = "$IPMI_PASS"; };
 EOF
 chmod 600 "$dir/secrets.conf"
+WOL_MAC_a=52:54:00:00:0a:0a WOL_MAC_b=52:54:00:00:0a:0b
+wol=0
+wol_if() { echo "${JOULE_LAB_PREFIX:-jl}w$1"; } # root-namespace end of host $1's WoL veth
+host_conf() { # host priority: one entry of hosts; with wol=1 the methods are IPMI, then WoL
+  local h=$1 methods='"ipmi"' wolconf=
+  if [ "$wol" = 1 ]; then
+    local mac_var=WOL_MAC_$h
+    methods='"ipmi", "wol"'
+    wolconf="wol = { mac = \"${!mac_var}\"; broadcast = \"255.255.255.255\"; port = 9; interface = \"$(wol_if "$h")\"; };"
+  fi
+  cat <<EOF
+  { name = "$h"; uri = "$("$LAB_TOOL" uri "$h")"; migration_uri = "$("$LAB_TOOL" migration-uri "$h")";
+    cpus = 1; memory_mib = 4096; meter = "00:13:a2:00:40:a1:b2:0$2"; idle_w = 58; max_w = 70;
+    standby_w = 10; boot_s = 5; shutdown_s = 3; priority = $2;
+    power = { methods = [ $methods ]; ipmi = { host = "127.0.0.1:$(cat "$dir/bmc-$h/port")";
+      workaround_opensesspriv = true; timeout_s = 2; retries = 1; soft_off_grace_s = 10; }; $wolconf }; }
+EOF
+}
 write_conf() { # mode
   cat > "$dir/jouled.conf" <<EOF
 cluster = "seed"; mode = "$1"; log_level = "info";
@@ -179,16 +204,8 @@ store = { uri = "mongodb://127.0.0.1:$fport/seed"; database = "seed"; spool_path
 api = { listen = "127.0.0.1:$api_port"; token_file = ""; };
 secrets_file = "$dir/secrets.conf";
 hosts = (
-  { name = "a"; uri = "$("$LAB_TOOL" uri a)"; migration_uri = "$("$LAB_TOOL" migration-uri a)";
-    cpus = 1; memory_mib = 4096; meter = "00:13:a2:00:40:a1:b2:01"; idle_w = 58; max_w = 70;
-    standby_w = 10; boot_s = 5; shutdown_s = 3; priority = 1;
-    power = { methods = [ "ipmi" ]; ipmi = { host = "127.0.0.1:$(cat "$dir/bmc-a/port")";
-      workaround_opensesspriv = true; timeout_s = 2; retries = 1; soft_off_grace_s = 10; }; }; },
-  { name = "b"; uri = "$("$LAB_TOOL" uri b)"; migration_uri = "$("$LAB_TOOL" migration-uri b)";
-    cpus = 1; memory_mib = 4096; meter = "00:13:a2:00:40:a1:b2:02"; idle_w = 58; max_w = 70;
-    standby_w = 10; boot_s = 5; shutdown_s = 3; priority = 2;
-    power = { methods = [ "ipmi" ]; ipmi = { host = "127.0.0.1:$(cat "$dir/bmc-b/port")";
-      workaround_opensesspriv = true; timeout_s = 2; retries = 1; soft_off_grace_s = 10; }; }; }
+$(host_conf a 1),
+$(host_conf b 2)
 );
 EOF
   "$JOULED" --check-config "$dir/jouled.conf" > /dev/null || fail "config: $("$JOULED" --check-config "$dir/jouled.conf" 2>&1)"
@@ -290,6 +307,53 @@ for g in $guests; do
 done
 log "run 4 ok: exit 0 ${t_term_total} s after SIGTERM, every guest runs on exactly one host"
 
+# ---------------------------------------------------------------- 5. wake with IPMI failing: WoL
+log "run 5: wake with the BMC dead (IPMI fails -> Wake-on-LAN)"
+# Each lab host gets a second NIC: a veth whose root-namespace end has no address (jouled sends
+# to 255.255.255.255 bound to it, SO_BINDTODEVICE), so the magic packet can only go into the lab
+# host's own namespace. There lab_wol_nic.py plays the NIC's WoL logic: on the magic pattern for
+# the host's MAC it presses the same "power button" as the BMC (its chassis script).
+wol_links=()
+for h in a b; do
+  ifc=$(wol_if $h) mac_var=WOL_MAC_$h
+  ip link del "$ifc" 2>/dev/null
+  ip link add "$ifc" type veth peer name wol0 netns "${JOULE_LAB_PREFIX:-jl}-$h" || fail "veth $ifc"
+  wol_links+=("$ifc")
+  ip link set dev "$ifc" addrgenmode none # no IPv6 link-local chatter: the link carries WoL only
+  ip -n "${JOULE_LAB_PREFIX:-jl}-$h" link set dev wol0 addrgenmode none
+  ip link set "$ifc" up && ip -n "${JOULE_LAB_PREFIX:-jl}-$h" link set wol0 up || fail "link $ifc up"
+  ip netns exec "${JOULE_LAB_PREFIX:-jl}-$h" python3 "$root/tests/integration/lab_wol_nic.py" wol0 \
+    "${!mac_var}" "$dir/wol-$h.log" "$dir/bmc-$h/chassis.sh" set power 1 >> "$dir/wol-$h.err" 2>&1 &
+  pids+=($!)
+  wait_for 10 "the WoL NIC of $h" grep -q listening "$dir/wol-$h.log"
+done
+wol=1
+run5_from=$(wc -l < "$dir/jouled.log")
+log5() { tail -n "+$((run5_from + 1))" "$dir/jouled.log"; }
+start_jouled auto
+wait_for 300 "a host powered off" off_host
+victim=$(off_host)
+keeper=a; [ "$victim" = a ] && keeper=b
+log5 | grep -q "event=power_verified host=$victim action=off method=ipmi" || fail "$victim was not powered off through IPMI"
+# the BMC dies: ipmi_sim of the off host is gone, its UDP port closed
+bmc_pid=$(cat "$dir/bmc-$victim/pid")
+kill -TERM "$bmc_pid" && wait "$bmc_pid" 2>/dev/null
+calls_before=$(wc -l < "$dir/bmc-$victim/calls")
+for g in hot1 hot2; do "$LAB_TOOL" guest start $g "$keeper" 100 || fail "guest $g"; done
+for g in hot1 hot2; do "$LAB_TOOL" guest wait $g 120 || fail "guest $g did not boot"; done
+t_wol=$(now)
+wait_for 300 "$victim powered on (WoL) and verified" on_again
+t_wol_total=$(since "$t_wol")
+log5 | grep -q "event=power_fallback host=$victim from=ipmi to=wol" || fail "no fallback from IPMI to WoL logged"
+log5 | grep -q "event=power_verified host=$victim action=on method=wol" || fail "the power-on was not verified for method wol"
+grep -q "^wake mac=" "$dir/wol-$victim.log" || fail "the WoL NIC of $victim saw no magic packet"
+tail -n "+$((calls_before + 1))" "$dir/bmc-$victim/calls" | grep -q "set power 1" || fail "the WoL NIC did not press the power button"
+wait_for 300 "a guest moved to $victim" balanced
+t_wol_bal=$(since "$t_wol")
+stop_jouled
+log "run 5 ok: BMC of $victim dead, IPMI failed, WoL woke it: verified ${t_wol_total} s after the load rose; a guest on it after ${t_wol_bal} s"
+log5 | grep -oE "event=power_(fallback|verified) host=$victim .*" | tail -3 | sed 's/^/  /'
+
 # ---------------------------------------------------------------- numbers
 echo
 echo "measured (this machine: 2 shared cores, TCG guests; seed paper: 86 s consolidation, 11 s migration)"
@@ -317,4 +381,5 @@ echo "  wake run (load up -> host verified on): ${t_wake_total} s; -> guest bala
 echo "  watts (meters): before ${w_before} W, after ${w_after} W"
 "$JOULECTL" report --uri "mongodb://127.0.0.1:$fport/seed" --database seed --cluster seed --since -1h --per hour 2>/dev/null | sed -n '/Savings/,/^Events/p' | sed 's/^/  /'
 echo "  SIGTERM during a plan -> exit 0: ${t_term_total} s"
-echo "ok: dry-run, consolidation, wake, SIGTERM during migrations"
+echo "  wake with the BMC dead (IPMI fails -> WoL): host verified on ${t_wol_total} s after the load rose; guest on it after ${t_wol_bal} s"
+echo "ok: dry-run, consolidation, wake, SIGTERM during migrations, wake through WoL with IPMI failing"
