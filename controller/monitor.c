@@ -142,6 +142,8 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
         if (!hv) {
             joule_err_set(&e, rc, "%s: no hypervisor driver", m->hosts[h].name);
         } else {
+            if (m->hosts[h].state == POWER_STATE_WAKING)
+                hypervisor_retry_soon(hv); /* being powered on: try every tick, no backoff */
             rc = hypervisor_alive(hv) ? 0 : hypervisor_connect(hv, &e);
             if (rc == 0)
                 rc = hypervisor_sample(hv, &mon->sample, &e);

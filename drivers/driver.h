@@ -102,6 +102,9 @@ struct hypervisor_ops {
                     struct joule_err *err);                                          /* optional */
     void (*close)(void *state);   /* optional; idempotent */
     void (*destroy)(void *state); /* NULL-safe */
+    /* Optional: the host is expected back (it is being powered on), so the next connect()
+     * tries at once instead of after the reconnect backoff. */
+    void (*retry_soon)(void *state);
 };
 
 /* ---------------------------------------------------------------- meters (one per cluster) */

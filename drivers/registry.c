@@ -154,6 +154,12 @@ int hypervisor_connect(struct hypervisor *h, struct joule_err *err)
 
 bool hypervisor_alive(struct hypervisor *h) { return h->ops->alive(h->state); }
 
+void hypervisor_retry_soon(struct hypervisor *h)
+{
+    if (h->ops->retry_soon)
+        h->ops->retry_soon(h->state);
+}
+
 int hypervisor_sample(struct hypervisor *h, struct hv_sample *out, struct joule_err *err)
 {
     h->calls++;

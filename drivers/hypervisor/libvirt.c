@@ -4,7 +4,8 @@
  *   marks the connection dead (daemon gone: EOF, error, keepalive timeout). alive() is false
  *   from then on; connect() opens a new connection, at most once per backoff period (1 s
  *   doubling up to 60 s after each failed attempt), so a host that is down costs nothing per
- *   tick and is picked up again when its daemon returns. The open runs on a detached thread
+ *   tick and is picked up again when its daemon returns. retry_soon() drops the backoff: the
+ *   monitor calls it every tick while the host is being powered on. The open runs on a detached thread
  *   and connect() waits for it at most LV_CONNECT_WAIT_NS: opening a hung daemon's socket
  *   blocks without limit, and the caller is the controller's loop.
  * - Keepalive and the close callback need libvirt's event loop: one process-wide thread runs
@@ -381,6 +382,18 @@ static void backoff_locked(struct lv *s, int64_t now)
     if (s->backoff_ns > LV_BACKOFF_MAX_NS)
         s->backoff_ns = LV_BACKOFF_MAX_NS;
     s->retry_at_mono_ns = now + s->backoff_ns;
+}
+
+/* A host being powered on comes back within seconds: forget the backoff (which may have grown
+ * to LV_BACKOFF_MAX_NS while it was off), so the wake is verified on the next tick. An attempt
+ * already running is left alone. */
+static void lv_retry_soon(void *state)
+{
+    struct lv *s = state;
+    pthread_mutex_lock(&s->mu);
+    s->backoff_ns = 0;
+    s->retry_at_mono_ns = 0;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Connects, or goes on connecting: waits at most LV_CONNECT_WAIT_NS from the start of an
@@ -847,4 +860,5 @@ const struct hypervisor_ops hypervisor_libvirt_ops = {
     .job_info = lv_job_info,
     .close = lv_close,
     .destroy = lv_destroy,
+    .retry_soon = lv_retry_soon,
 };

@@ -127,6 +127,14 @@ static void test_unreachable_backoff(void **state)
     assert_int_equal(hypervisor_connect(h, &err), JOULE_EUNAVAIL);
     assert_int_equal(hypervisor_connect(h, &err), JOULE_EUNAVAIL);
     assert_non_null(strstr(err.msg, "next attempt in 4.0 s"));
+    /* the host is being powered on: the next call tries at once, and a failure starts the
+     * backoff again from 1 s */
+    hypervisor_retry_soon(h);
+    assert_int_equal(hypervisor_connect(h, &err), JOULE_EUNAVAIL);
+    assert_null(strstr(err.msg, "next attempt"));
+    assert_non_null(strstr(err.msg, "/nonexistent/joule/libvirt-sock"));
+    assert_int_equal(hypervisor_connect(h, &err), JOULE_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "next attempt in 1.0 s"));
 }
 
 static void test_close_and_reconnect(void **state)
