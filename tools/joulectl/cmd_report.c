@@ -1347,9 +1347,10 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
     for (size_t i = 0; i < r->n_marks; i++) {
         const struct rep_mark *m = &r->marks[i];
         const char *colour = m->on ? "green" : "red";
-        fprintf(f, "<line class=\"power-%s\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" "
+        /* through both panels, not across the time labels between them */
+        fprintf(f, "<path class=\"power-%s\" d=\"M%.1f,%.0f V%.0f M%.1f,%.0f V%.0f\" "
                    "stroke=\"%s\" stroke-dasharray=\"4 3\"%s/>\n",
-                m->on ? "on" : "off", X(m->t_ms), T, X(m->t_ms), PB, colour,
+                m->on ? "on" : "off", X(m->t_ms), T, H - B, X(m->t_ms), PT, PB, colour,
                 m->ok ? "" : " opacity=\"0.4\"");
         fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" font-size=\"10\">%s %s</text>\n",
                 X(m->t_ms) + 2, T + 10 + 12.0 * (double)(i % 3), colour, r->hosts[m->host].name,
