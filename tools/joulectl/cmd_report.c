@@ -754,6 +754,9 @@ static int query_power_actions(struct rep_ctx *c, struct report *r)
 
 static size_t off_host_index(struct report *r, const char *name)
 {
+    /* the samples come sorted by host: the last one found is nearly always the one */
+    if (r->n_off_hosts && strcmp(r->off_hosts[r->n_off_hosts - 1], name) == 0)
+        return r->n_off_hosts - 1;
     for (size_t i = 0; i < r->n_off_hosts; i++)
         if (strcmp(r->off_hosts[i], name) == 0)
             return i;
@@ -768,9 +771,11 @@ static int query_host_states(struct rep_ctx *c, struct report *r)
     struct rep_opts wider = *c->o;
     wider.since_ms -= HOSTS_OFF_CAP_MS;
     bson_t *f = range_filter(&wider, "t");
+    /* sorted as the cluster_host_t index (schemas/host_samples.json) */
     bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "cluster", BCON_INT32(1),
                             "host", BCON_INT32(1), "t", BCON_INT32(1), "state", BCON_INT32(1),
-                            "}");
+                            "}", "sort", "{", "cluster", BCON_INT32(1), "host", BCON_INT32(1),
+                            "t", BCON_INT32(1), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, f, opts, NULL);
     const bson_t *d;
     while (mongoc_cursor_next(cur, &d)) {
