@@ -448,10 +448,39 @@ static void test_svg(void **state)
     free(path);
 }
 
+/* --all-clusters: hosts off per cluster/host (c2's h2 is another host than c1's h2, on all
+ * along); the same hours off as for c1 alone. */
+static void test_hosts_off_all_clusters(void **state)
+{
+    (void)state;
+    char *argv[] = { g_joulectl, "report", "--uri", g_ferret.uri, "--database", DB,
+                     "--all-clusters", "--since", "2026-11-27T08:00:00Z", "--until",
+                     "2026-11-27T10:00Z", "--json", NULL };
+    char *out = NULL;
+    assert_int_equal(run_cmd(argv, &out, 60), 0);
+    bson_error_t be;
+    bson_t *b = bson_new_from_json((const uint8_t *)out, -1, &be);
+    if (!b)
+        fail_msg("--json is not JSON (%s): %s", be.message, out);
+    NEAR(jnum(b, "hosts_off.hosts"), 3);
+    NEAR(jnum(b, "hosts_off.buckets.0.mean_off"), 1.5);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.c1/h1"), 1800);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.c2/h2"), 0);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_off"), 3900.0 / 3600.0);
+    NEAR(jnum(b, "hosts_off.buckets.1.hosts_off_s.c1/h2"), 300);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_unknown"), 0.25);
+    bson_destroy(b);
+    free(out);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
     int st;
+    /* 26 years of hours: more rows than the hosts-off section takes; refused before any query */
+    char *msg = report(&st, "--since", "2000-01-01", NULL);
+    assert_int_equal(st, 2);
+    free(msg);
     free(report(&st, "--since", "yesterday", NULL));
     assert_int_equal(st, 2);
     free(report(&st, "--per", "week", NULL));
@@ -489,6 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),  cmocka_unit_test(test_csv),
         cmocka_unit_test(test_table), cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_hosts_off_all_clusters),
         cmocka_unit_test(test_bad_input),
     };
     seed();
