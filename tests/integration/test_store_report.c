@@ -1,5 +1,5 @@
 /* joulectl report on a seeded data set whose figures are worked out by hand below, in all four
- * formats; malformed documents (missing fields, wrong types, impossible values) are skipped and
+ * formats, hosts off per hour included; malformed documents (missing fields, wrong types, impossible values) are skipped and
  * counted; another cluster's documents and those outside --since/--until do not count. */
 #include "support/test_support.h"
 
@@ -50,6 +50,19 @@ static bson_t *ps(const char *cluster, const char *host, int min, double watts, 
                     BCON_DATE_TIME(docs_day_ns(t) / 1000000), "watts", BCON_DOUBLE(watts),
                     "joules", BCON_DOUBLE(joules), "interval_s", BCON_DOUBLE(interval_s), "source",
                     BCON_UTF8("meter"), "energy_from", BCON_UTF8("watts"), "meter_kwh", BCON_NULL);
+}
+
+/* A valid host sample (the stored power state) at FX_T0 + min minutes. */
+static bson_t *hs(const char *cluster, const char *host, int min, const char *state)
+{
+    int64_t t = FX_T0 + (int64_t)min * MIN;
+    char id[96];
+    snprintf(id, sizeof id, "%s/%s/%lld", cluster, host, (long long)(t / 1000000));
+    return BCON_NEW("_id", BCON_UTF8(id), "cluster", BCON_UTF8(cluster), "host", BCON_UTF8(host),
+                    "t", BCON_DATE_TIME(t / 1000000), "load_pct", BCON_DOUBLE(10),
+                    "cpu_instant_pct", BCON_DOUBLE(10), "mem_used_mib", BCON_DOUBLE(1024),
+                    "mem_mib", BCON_DOUBLE(8192), "n_vms", BCON_INT32(0), "state",
+                    BCON_UTF8(state), "reachable", BCON_BOOL(strcmp(state, "on") == 0));
 }
 
 static void migration(const char *cluster, const char *vm, const char *from, const char *to,
@@ -103,7 +116,18 @@ static void event(const char *cluster, const char *kind, int min)
  * power actions: off h2 08:05 27 s ok; on h2 09:25 90 s ok; on h2 09:40 120 s failed
  *   -> 3 (2 on, 1 off, 1 failed); p50 27 s, p95 90 s, max 90 s. malformed: action "reboot" -> 1.
  * events: overload 2, periodic 3, alert 1; kind a number -> 1 skipped; one in c2.
- * hosts: h1, h2 valid; h3 with idle_w a string -> 1 skipped. */
+ * hosts: h1, h2 valid; h3 with idle_w a string -> 1 skipped.
+ * host_samples (c1), every 5 min (the tick: a sample stands for at most 2 ticks = 600 s):
+ *   h1 on 07:55..08:25, powering_off 08:30, off 08:35..09:55; on at 10:00 (outside).
+ *     08h off 08:30-09:00 = 1800 s (powering_off counts); 09h off all 3600 s.
+ *   h2 off 07:55..08:55 (07:55 carries into 08:00); no sample 09:00..09:15 (a gap); waking
+ *     09:20, on 09:25..09:55. 08:55 stands until 09:05, 09:05-09:20 is unknown.
+ *     08h off all 3600 s; 09h off 300 s, unknown 900 s.
+ *   08h: mean off (1800 + 3600) / 3600 = 1.5, off whole hour 1 (h2), unknown 0.
+ *   09h: mean off (3600 + 300) / 3600 = 1.0833, off whole hour 1 (h1), unknown 0.25.
+ *   c2's h2 on 08:00..09:55 is another cluster. Malformed: state "sleeping", host missing,
+ *   state missing (at 08:xx) -> 3; one with state "sleeping" at 07:52 (before --since, fetched
+ *   for the state at 08:00) is not counted. */
 static void seed(void)
 {
     char *spool = xasprintf("%s/spool", g_dir);
@@ -144,6 +168,34 @@ static void seed(void)
     put(DOCS_POWER_SAMPLES, ps("c1", "h2", 52, 200, -5000, 10));
     put_json(DOCS_POWER_SAMPLES, "{\"_id\":\"c1/h1/x\",\"cluster\":\"c1\",\"host\":\"h1\","
                                  "\"t\":\"2026-11-27T08:30:00Z\",\"joules\":100.0}");
+
+    for (int k = -5; k <= 120; k += 5) {
+        const char *st = "off";
+        if (k < 30 || k == 120)
+            st = "on";
+        else if (k == 30)
+            st = "powering_off";
+        put(DOCS_HOST_SAMPLES, hs("c1", "h1", k, st));
+    }
+    for (int k = -5; k <= 55; k += 5)
+        put(DOCS_HOST_SAMPLES, hs("c1", "h2", k, "off"));
+    put(DOCS_HOST_SAMPLES, hs("c1", "h2", 80, "waking"));
+    for (int k = 85; k <= 115; k += 5)
+        put(DOCS_HOST_SAMPLES, hs("c1", "h2", k, "on"));
+    for (int k = 0; k <= 115; k += 5)
+        put(DOCS_HOST_SAMPLES, hs("c2", "h2", k, "on"));
+    put(DOCS_HOST_SAMPLES, hs("c1", "h3", 12, "sleeping"));
+    put(DOCS_HOST_SAMPLES, hs("c1", "h3", -8, "sleeping"));
+    b = hs("c1", "h3", 13, "off");
+    bad = bson_new();
+    bson_copy_to_excluding_noinit(b, bad, "host", NULL);
+    put(DOCS_HOST_SAMPLES, bad);
+    bson_destroy(b);
+    b = hs("c1", "h3", 14, "off");
+    bad = bson_new();
+    bson_copy_to_excluding_noinit(b, bad, "state", NULL);
+    put(DOCS_HOST_SAMPLES, bad);
+    bson_destroy(b);
 
     migration("c1", "vm-a", "h2", "h1", 10, 10, true, false);
     migration("c1", "vm-b", "h2", "h1", 11, 20, true, false);
@@ -259,6 +311,24 @@ static void test_json(void **state)
     NEAR(jnum(b, "skipped.migrations"), 3);
     NEAR(jnum(b, "skipped.power_actions"), 1);
     NEAR(jnum(b, "skipped.events"), 1);
+    NEAR(jnum(b, "skipped.host_samples"), 3);
+    NEAR(jnum(b, "hosts_off.hosts"), 2);
+    NEAR(jnum(b, "hosts_off.interval_s"), 300);
+    NEAR(jnum(b, "hosts_off.hold_s"), 600);
+    NEAR(jnum(b, "hosts_off.buckets.0.seconds"), 3600);
+    NEAR(jnum(b, "hosts_off.buckets.0.mean_off"), 1.5);
+    NEAR(jnum(b, "hosts_off.buckets.0.off_whole"), 1);
+    NEAR(jnum(b, "hosts_off.buckets.0.mean_unknown"), 0);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.h1"), 1800);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.h2"), 3600);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_off"), 3900.0 / 3600.0);
+    NEAR(jnum(b, "hosts_off.buckets.1.off_whole"), 1);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_unknown"), 0.25);
+    NEAR(jnum(b, "hosts_off.buckets.1.hosts_off_s.h1"), 3600);
+    NEAR(jnum(b, "hosts_off.buckets.1.hosts_off_s.h2"), 300);
+    bson_iter_t it, f;
+    assert_true(bson_iter_init(&it, b));
+    assert_false(bson_iter_find_descendant(&it, "hosts_off.buckets.2", &f)); /* 2 hours */
     bson_destroy(b);
     free(out);
 }
@@ -291,6 +361,15 @@ static void test_csv(void **state)
     expect_line(out, "events,,,periodic,3.000000\n");
     expect_line(out, "skipped,,,power_samples,4.000000\n");
     expect_line(out, "skipped,,,migrations,3.000000\n");
+    expect_line(out, "skipped,,,host_samples,3.000000\n");
+    expect_line(out, "hosts_off,2026-11-27T08:00:00Z,,mean_off,1.500000\n");
+    expect_line(out, "hosts_off,2026-11-27T08:00:00Z,,off_whole,1.000000\n");
+    expect_line(out, "hosts_off,2026-11-27T08:00:00Z,,mean_unknown,0.000000\n");
+    expect_line(out, "hosts_off,2026-11-27T08:00:00Z,h1,off_s,1800.000000\n");
+    expect_line(out, "hosts_off,2026-11-27T09:00:00Z,,mean_off,1.083333\n");
+    expect_line(out, "hosts_off,2026-11-27T09:00:00Z,,mean_unknown,0.250000\n");
+    expect_line(out, "hosts_off,2026-11-27T09:00:00Z,h2,off_s,300.000000\n");
+    expect_line(out, "hosts_off,,,hold_s,600.000000\n");
     assert_null(strstr(out, "2026-11-27T10:00:00Z")); /* --until is exclusive */
     free(out);
 }
@@ -311,12 +390,25 @@ static void test_table(void **state)
                      "27.0  p95 90.0  max 90.0\n");
     expect_line(out, "  overload                    2\n");
     expect_line(out, "Skipped malformed documents: power_samples 4, hosts 1, migrations 3, "
-                     "power_actions 1, events 1\n");
+                     "power_actions 1, events 1, host_samples 3\n");
+    expect_line(out, "\nHosts off per hour  [stored power state: host_samples.state off or "
+                     "powering_off; no sample: unknown]\n"
+                     "hour                   mean off off whole hour  unknown\n"
+                     "2026-11-27 08:00 UTC       1.50              1     0.00\n"
+                     "2026-11-27 09:00 UTC       1.08              1     0.25\n"
+                     "(2 hosts; a sample stands for its host's state until the next one, at "
+                     "most 600 s; tick 300 s)\n");
+    /* the section comes between the savings and the migrations (issue #10's order) */
+    assert_true(strstr(out, "Savings versus") < strstr(out, "Hosts off per hour"));
+    assert_true(strstr(out, "Hosts off per hour") < strstr(out, "Migrations:"));
     free(out);
     /* per day: one bucket with the same total */
     out = report(&st, "--per", "day", NULL);
     assert_int_equal(st, 0);
     expect_line(out, "2026-11-27 UTC              0.250      0.067      0.317\n");
+    /* (1800 + 3600 + 3600 + 300) s off / 7200 s; neither host off the whole window */
+    expect_line(out, "day                    mean off  off whole day  unknown\n"
+                     "2026-11-27 UTC             1.29              0     0.12\n");
     free(out);
 }
 
@@ -347,15 +439,48 @@ static void test_svg(void **state)
     assert_int_equal(occurrences(buf, "<polyline"), 3); /* h1, h2, total */
     assert_int_equal(occurrences(buf, "class=\"power-off\""), 1);
     assert_int_equal(occurrences(buf, "class=\"power-on\""), 2);
+    /* the hosts-off panel: mean off 1.5 then 1.08 of 2 hosts, and the unknown line (09h) */
+    assert_int_equal(occurrences(buf, "class=\"hosts-off\""), 1);
+    assert_int_equal(occurrences(buf, "class=\"hosts-unknown\""), 1);
+    assert_non_null(strstr(buf, "Hosts off (mean per hour) of 2"));
     /* the total line: 2 points, the 09h one higher (0.16 > 0.1567) */
     assert_non_null(strstr(buf, "class=\"total\""));
     free(path);
+}
+
+/* --all-clusters: hosts off per cluster/host (c2's h2 is another host than c1's h2, on all
+ * along); the same hours off as for c1 alone. */
+static void test_hosts_off_all_clusters(void **state)
+{
+    (void)state;
+    char *argv[] = { g_joulectl, "report", "--uri", g_ferret.uri, "--database", DB,
+                     "--all-clusters", "--since", "2026-11-27T08:00:00Z", "--until",
+                     "2026-11-27T10:00Z", "--json", NULL };
+    char *out = NULL;
+    assert_int_equal(run_cmd(argv, &out, 60), 0);
+    bson_error_t be;
+    bson_t *b = bson_new_from_json((const uint8_t *)out, -1, &be);
+    if (!b)
+        fail_msg("--json is not JSON (%s): %s", be.message, out);
+    NEAR(jnum(b, "hosts_off.hosts"), 3);
+    NEAR(jnum(b, "hosts_off.buckets.0.mean_off"), 1.5);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.c1/h1"), 1800);
+    NEAR(jnum(b, "hosts_off.buckets.0.hosts_off_s.c2/h2"), 0);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_off"), 3900.0 / 3600.0);
+    NEAR(jnum(b, "hosts_off.buckets.1.hosts_off_s.c1/h2"), 300);
+    NEAR(jnum(b, "hosts_off.buckets.1.mean_unknown"), 0.25);
+    bson_destroy(b);
+    free(out);
 }
 
 static void test_bad_input(void **state)
 {
     (void)state;
     int st;
+    /* 26 years of hours: more rows than the hosts-off section takes; refused before any query */
+    char *msg = report(&st, "--since", "2000-01-01", NULL);
+    assert_int_equal(st, 2);
+    free(msg);
     free(report(&st, "--since", "yesterday", NULL));
     assert_int_equal(st, 2);
     free(report(&st, "--per", "week", NULL));
@@ -393,6 +518,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json),  cmocka_unit_test(test_csv),
         cmocka_unit_test(test_table), cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_hosts_off_all_clusters),
         cmocka_unit_test(test_bad_input),
     };
     seed();

@@ -1,4 +1,5 @@
-/* joulectl report - energy, savings, migrations, power actions and events from MongoDB.
+/* joulectl report - energy, savings, hosts off, migrations, power actions and events from
+ * MongoDB.
  *
  * Sums are done by the server ($match / $group / $sum, one accumulator per $group: FerretDB 1.24
  * returns 0 for every accumulator after the first). Percentiles, ratios and tables are computed
@@ -15,6 +16,8 @@
 #include <mongoc/mongoc.h>
 
 #include "config.h"
+#include "docs.h"
+#include "hosts_off.h"
 #include "joulectl.h"
 #include "store/mongo.h"
 #include "util/strbuf.h"
@@ -65,6 +68,13 @@ struct rep_count {
     int64_t n;
 };
 
+/* One stored power state (host_samples), its host an index into report.off_hosts. */
+struct rep_state {
+    size_t host;
+    int64_t t_ms;
+    enum hosts_off_state state;
+};
+
 struct report {
     struct rep_host *hosts;
     size_t n_hosts, cap_hosts;
@@ -85,6 +95,14 @@ struct report {
     struct rep_count *events;
     size_t n_events, cap_events;
     int64_t skipped_power, skipped_hosts, skipped_migrations, skipped_actions, skipped_events;
+    /* hosts off: the hosts counted (host names; "cluster/host" under --all-clusters, where
+     * names may repeat across clusters), their stored states, the figures (hosts_off.h) */
+    char **off_hosts;
+    size_t n_off_hosts, cap_off_hosts;
+    struct rep_state *states;
+    size_t n_states, cap_states;
+    struct hosts_off off;
+    int64_t skipped_host_samples;
 };
 
 static void report_free(struct report *r)
@@ -100,6 +118,11 @@ static void report_free(struct report *r)
     free(r->pa_dur);
     free(r->marks);
     free(r->events);
+    for (size_t i = 0; i < r->n_off_hosts; i++)
+        free(r->off_hosts[i]);
+    free(r->off_hosts);
+    free(r->states);
+    hosts_off_free(&r->off);
 }
 
 static int host_index(struct report *r, const char *name)
@@ -720,6 +743,117 @@ static int query_power_actions(struct rep_ctx *c, struct report *r)
     return rc;
 }
 
+/* --- hosts off (hosts_off.h): from host_samples.state, the power state the controller's
+ * state machine had at each tick, stored for every host every tick. Not from power_actions
+ * (they give the start and end of an action, not whether a host stayed off, and nothing at
+ * all while the controller was down) and not from watts (a threshold guesses; the state is
+ * what the controller verified). The fetch starts HOSTS_OFF_CAP_MS before --since so the
+ * state at --since is known; documents in that margin are not counted as skipped. */
+
+#define HOSTS_OFF_CAP_MS (DOCS_MAX_GAP_NS / 1000000)
+
+static size_t off_host_index(struct report *r, const char *name)
+{
+    /* the samples come sorted by host: the last one found is nearly always the one */
+    if (r->n_off_hosts && strcmp(r->off_hosts[r->n_off_hosts - 1], name) == 0)
+        return r->n_off_hosts - 1;
+    for (size_t i = 0; i < r->n_off_hosts; i++)
+        if (strcmp(r->off_hosts[i], name) == 0)
+            return i;
+    xgrow((void **)&r->off_hosts, &r->cap_off_hosts, r->n_off_hosts + 1, sizeof *r->off_hosts);
+    r->off_hosts[r->n_off_hosts] = xstrdup(name);
+    return r->n_off_hosts++;
+}
+
+static int query_host_states(struct rep_ctx *c, struct report *r)
+{
+    mongoc_collection_t *col = coll(c, "host_samples");
+    struct rep_opts wider = *c->o;
+    wider.since_ms -= HOSTS_OFF_CAP_MS;
+    bson_t *f = range_filter(&wider, "t");
+    /* sorted as the cluster_host_t index (schemas/host_samples.json) */
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "cluster", BCON_INT32(1),
+                            "host", BCON_INT32(1), "t", BCON_INT32(1), "state", BCON_INT32(1),
+                            "}", "sort", "{", "cluster", BCON_INT32(1), "host", BCON_INT32(1),
+                            "t", BCON_INT32(1), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, f, opts, NULL);
+    const bson_t *d;
+    while (mongoc_cursor_next(cur, &d)) {
+        const char *host = get_str(d, "host"), *cluster = get_str(d, "cluster");
+        int64_t t;
+        enum hosts_off_state st;
+        if (!get_date(d, "t", &t))
+            continue; /* cannot happen (the filter is on t), counted below if it does */
+        if (!host || !cluster || hosts_off_state_parse(get_str(d, "state"), &st) < 0) {
+            if (t >= c->o->since_ms)
+                r->skipped_host_samples++;
+            continue;
+        }
+        size_t h;
+        if (c->o->cluster) {
+            h = off_host_index(r, host);
+        } else {
+            char *key = xasprintf("%s/%s", cluster, host);
+            h = off_host_index(r, key);
+            free(key);
+        }
+        xgrow((void **)&r->states, &r->cap_states, r->n_states + 1, sizeof *r->states);
+        r->states[r->n_states++] = (struct rep_state){ h, t, st };
+    }
+    bson_error_t be;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "host_samples: %s", be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(f);
+    mongoc_collection_destroy(col);
+    int64_t undated = 0;
+    if (rc == 0 && (rc = count_malformed(c, "host_samples", "t", NULL, 0, &undated)) == 0)
+        r->skipped_host_samples += undated;
+    return rc;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* After every query: with --cluster, each host the report knows counts (one without a sample
+ * is unknown throughout); hosts in name order; then the figures per bucket. */
+static int compute_hosts_off(struct rep_ctx *c, struct report *r)
+{
+    if (c->o->cluster)
+        for (size_t h = 0; h < r->n_hosts; h++)
+            off_host_index(r, r->hosts[h].name);
+    size_t n = r->n_off_hosts;
+    char **old = xcalloc(n ? n : 1, sizeof *old);
+    size_t *map = xcalloc(n ? n : 1, sizeof *map);
+    for (size_t i = 0; i < n; i++)
+        old[i] = r->off_hosts[i];
+    sort(r->off_hosts, n, sizeof *r->off_hosts, cmp_str_ptr);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (r->off_hosts[j] == old[i])
+                map[i] = j;
+    struct hosts_off_sample *s = xcalloc(r->n_states ? r->n_states : 1, sizeof *s);
+    for (size_t i = 0; i < r->n_states; i++)
+        s[i] = (struct hosts_off_sample){ map[r->states[i].host], r->states[i].t_ms,
+                                          r->states[i].state };
+    struct joule_err e = { 0 };
+    int rc = hosts_off_compute(s, r->n_states, n, c->o->since_ms, c->o->until_ms,
+                               c->o->by_day ? MS_PER_DAY : MS_PER_HOUR, HOSTS_OFF_CAP_MS, &r->off,
+                               &e);
+    if (rc < 0)
+        snprintf(c->err, sizeof c->err, "%s", e.msg);
+    free(s);
+    free(map);
+    free(old);
+    return rc < 0 ? -1 : 0;
+}
+
 /* --- events */
 
 static int event_row(struct rep_ctx *c, const bson_t *row, void *arg)
@@ -788,6 +922,34 @@ static void put_pct(FILE *f, const char *label, double v)
         fprintf(f, "  %s %.1f", label, v);
 }
 
+/* "Hosts off per hour": bucket, mean number of hosts off, hosts off all of it, mean number
+ * unknown (no sample, or the controller did not know). */
+static void print_hosts_off_table(FILE *f, const struct rep_opts *o, const struct report *r)
+{
+    const char *per = o->by_day ? "day" : "hour";
+    const struct hosts_off *x = &r->off;
+    fprintf(f, "\nHosts off per %s  [stored power state: host_samples.state off or powering_off; "
+               "no sample: unknown]\n", per);
+    if (x->n_hosts == 0) {
+        fprintf(f, "  (no hosts)\n");
+        return;
+    }
+    char whole[32], a[64];
+    snprintf(whole, sizeof whole, "off whole %s", per);
+    fprintf(f, "%-22s %8s %14s %8s\n", per, "mean off", whole, "unknown");
+    for (size_t i = 0; i < x->n_buckets; i++) {
+        const struct hosts_off_bucket *b = &x->buckets[i];
+        fmt_local(b->start_ms, o->by_day, a, sizeof a);
+        fprintf(f, "%-22s %8.2f %14zu %8.2f\n", a, b->mean_off, b->off_whole, b->mean_unknown);
+    }
+    fprintf(f, "(%zu hosts; a sample stands for its host's state until the next one, at most "
+               "%.0f s",
+            x->n_hosts, (double)x->hold_ms / 1000);
+    if (x->interval_ms > 0)
+        fprintf(f, "; tick %.0f s", (double)x->interval_ms / 1000);
+    fprintf(f, ")\n");
+}
+
 static void print_table(FILE *f, const struct rep_opts *o, const struct report *r)
 {
     char a[64], b[64];
@@ -821,6 +983,7 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     for (size_t h = 0; h < r->n_hosts; h++)
         if (r->hosts[h].savings_kwh > 0)
             fprintf(f, "  %-20s %10.3f kWh\n", r->hosts[h].name, r->hosts[h].savings_kwh);
+    print_hosts_off_table(f, o, r);
     fprintf(f, "\nMigrations: %u (%u ok, %u failed, %u aborted)  duration s:", r->mig_count,
             r->mig_ok, r->mig_failed, r->mig_aborted);
     put_pct(f, "p50", percentile(r->mig_dur, r->n_mig_dur, 50));
@@ -845,10 +1008,10 @@ static void print_table(FILE *f, const struct rep_opts *o, const struct report *
     if (r->n_events == 0)
         fprintf(f, "  (none)\n");
     fprintf(f, "\nSkipped malformed documents: power_samples %lld, hosts %lld, migrations %lld, "
-               "power_actions %lld, events %lld\n",
+               "power_actions %lld, events %lld, host_samples %lld\n",
             (long long)r->skipped_power, (long long)r->skipped_hosts,
             (long long)r->skipped_migrations, (long long)r->skipped_actions,
-            (long long)r->skipped_events);
+            (long long)r->skipped_events, (long long)r->skipped_host_samples);
 }
 
 static void csv_num(FILE *f, const char *section, const char *bucket, const char *host,
@@ -879,6 +1042,22 @@ static void print_csv(FILE *f, const struct report *r)
     csv_num(f, "energy", "", "", "total_kwh", r->total_kwh);
     csv_num(f, "savings", "", "", "kwh", r->savings_kwh);
     csv_num(f, "savings", "", "", "pct", savings_pct(r));
+    const struct hosts_off *ho = &r->off;
+    for (size_t i = 0; i < ho->n_buckets; i++) {
+        const struct hosts_off_bucket *hb = &ho->buckets[i];
+        fmt_iso(hb->start_ms, b, sizeof b);
+        csv_num(f, "hosts_off", b, "", "mean_off", hb->mean_off);
+        csv_num(f, "hosts_off", b, "", "off_whole", (double)hb->off_whole);
+        csv_num(f, "hosts_off", b, "", "mean_unknown", hb->mean_unknown);
+        csv_num(f, "hosts_off", b, "", "seconds", (double)(hb->to_ms - hb->from_ms) / 1000);
+        for (size_t h = 0; h < ho->n_hosts; h++)
+            csv_num(f, "hosts_off", b, r->off_hosts[h], "off_s",
+                    (double)ho->off_ms[i * ho->n_hosts + h] / 1000);
+    }
+    csv_num(f, "hosts_off", "", "", "hosts", (double)ho->n_hosts);
+    csv_num(f, "hosts_off", "", "", "interval_s",
+            ho->interval_ms > 0 ? (double)ho->interval_ms / 1000 : NAN);
+    csv_num(f, "hosts_off", "", "", "hold_s", (double)ho->hold_ms / 1000);
     csv_num(f, "migrations", "", "", "count", r->mig_count);
     csv_num(f, "migrations", "", "", "ok", r->mig_ok);
     csv_num(f, "migrations", "", "", "failed", r->mig_failed);
@@ -909,6 +1088,7 @@ static void print_csv(FILE *f, const struct report *r)
     csv_num(f, "skipped", "", "", "migrations", (double)r->skipped_migrations);
     csv_num(f, "skipped", "", "", "power_actions", (double)r->skipped_actions);
     csv_num(f, "skipped", "", "", "events", (double)r->skipped_events);
+    csv_num(f, "skipped", "", "", "host_samples", (double)r->skipped_host_samples);
 }
 
 static void json_num(bson_t *b, const char *key, double v)
@@ -917,6 +1097,45 @@ static void json_num(bson_t *b, const char *key, double v)
         BSON_APPEND_NULL(b, key);
     else
         BSON_APPEND_DOUBLE(b, key, v);
+}
+
+/* "hosts_off": {source, off_states, hosts, interval_s (null: no two samples of a host),
+ * hold_s, buckets: [{t, seconds, mean_off, off_whole, mean_unknown, hosts_off_s: {host: s}}]} */
+static void json_hosts_off(bson_t *b, const struct report *r)
+{
+    const struct hosts_off *x = &r->off;
+    bson_t e, arr, row, hosts;
+    char t[64];
+    BSON_APPEND_DOCUMENT_BEGIN(b, "hosts_off", &e);
+    BSON_APPEND_UTF8(&e, "source", "host_samples.state");
+    BSON_APPEND_ARRAY_BEGIN(&e, "off_states", &arr);
+    BSON_APPEND_UTF8(&arr, "0", "off");
+    BSON_APPEND_UTF8(&arr, "1", "powering_off");
+    bson_append_array_end(&e, &arr);
+    BSON_APPEND_INT32(&e, "hosts", (int32_t)x->n_hosts);
+    json_num(&e, "interval_s", x->interval_ms > 0 ? (double)x->interval_ms / 1000 : NAN);
+    BSON_APPEND_DOUBLE(&e, "hold_s", (double)x->hold_ms / 1000);
+    BSON_APPEND_ARRAY_BEGIN(&e, "buckets", &arr);
+    for (size_t i = 0; i < x->n_buckets; i++) {
+        const struct hosts_off_bucket *hb = &x->buckets[i];
+        char k[24];
+        const char *key;
+        bson_uint32_to_string((uint32_t)i, &key, k, sizeof k);
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key, &row);
+        fmt_iso(hb->start_ms, t, sizeof t);
+        BSON_APPEND_UTF8(&row, "t", t);
+        BSON_APPEND_DOUBLE(&row, "seconds", (double)(hb->to_ms - hb->from_ms) / 1000);
+        BSON_APPEND_DOUBLE(&row, "mean_off", hb->mean_off);
+        BSON_APPEND_INT32(&row, "off_whole", (int32_t)hb->off_whole);
+        BSON_APPEND_DOUBLE(&row, "mean_unknown", hb->mean_unknown);
+        BSON_APPEND_DOCUMENT_BEGIN(&row, "hosts_off_s", &hosts);
+        for (size_t h = 0; h < x->n_hosts; h++)
+            BSON_APPEND_DOUBLE(&hosts, r->off_hosts[h], (double)x->off_ms[i * x->n_hosts + h] / 1000);
+        bson_append_document_end(&row, &hosts);
+        bson_append_document_end(&arr, &row);
+    }
+    bson_append_array_end(&e, &arr);
+    bson_append_document_end(b, &e);
 }
 
 static void print_json(FILE *f, const struct rep_opts *o, const struct report *r)
@@ -968,6 +1187,8 @@ static void print_json(FILE *f, const struct rep_opts *o, const struct report *r
     bson_append_document_end(&e, &hosts);
     bson_append_document_end(b, &e);
 
+    json_hosts_off(b, r);
+
     BSON_APPEND_DOCUMENT_BEGIN(b, "migrations", &e);
     BSON_APPEND_INT32(&e, "count", (int32_t)r->mig_count);
     BSON_APPEND_INT32(&e, "ok", (int32_t)r->mig_ok);
@@ -1013,6 +1234,7 @@ static void print_json(FILE *f, const struct rep_opts *o, const struct report *r
     BSON_APPEND_INT64(&e, "migrations", r->skipped_migrations);
     BSON_APPEND_INT64(&e, "power_actions", r->skipped_actions);
     BSON_APPEND_INT64(&e, "events", r->skipped_events);
+    BSON_APPEND_INT64(&e, "host_samples", r->skipped_host_samples);
     bson_append_document_end(b, &e);
 
     char *j = bson_as_relaxed_extended_json(b, NULL);
@@ -1021,14 +1243,63 @@ static void print_json(FILE *f, const struct rep_opts *o, const struct report *r
     bson_destroy(b);
 }
 
+/* Step line of a hosts-off series over [from, to) of each bucket; y(v) within the panel. */
+static void svg_steps(FILE *f, const struct rep_opts *o, const struct hosts_off *x, bool unknown,
+                      double L, double plot_w, double top, double bottom, double vmax)
+{
+    double span = (double)(o->until_ms - o->since_ms);
+    fprintf(f, "<path class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%d\"%s d=\"",
+            unknown ? "hosts-unknown" : "hosts-off", unknown ? "#7f7f7f" : "#d62728",
+            unknown ? 1 : 2, unknown ? " stroke-dasharray=\"3 2\"" : "");
+    for (size_t i = 0; i < x->n_buckets; i++) {
+        const struct hosts_off_bucket *b = &x->buckets[i];
+        double v = unknown ? b->mean_unknown : b->mean_off;
+        double y = bottom - (bottom - top) * v / vmax;
+        double x0 = L + plot_w * (double)(b->from_ms - o->since_ms) / span;
+        double x1 = L + plot_w * (double)(b->to_ms - o->since_ms) / span;
+        fprintf(f, "%s%.1f,%.1f H%.1f", i ? " L" : "M", x0, y, x1);
+    }
+    fprintf(f, "\"/>\n");
+}
+
+/* Below the energy: the hosts-off panel, mean hosts off per bucket (red steps) and, if any
+ * time is unknown, the mean hosts unknown (grey dashes); y from 0 to the number of hosts. */
+static void svg_hosts_off(FILE *f, const struct rep_opts *o, const struct report *r, double L,
+                          double plot_w, double top, double bottom)
+{
+    const struct hosts_off *x = &r->off;
+    double vmax = x->n_hosts ? (double)x->n_hosts : 1;
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">Hosts off (mean per %s) of %zu</text>\n", L,
+            top - 8, o->by_day ? "day" : "hour", x->n_hosts);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
+            bottom, L + plot_w, bottom);
+    fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L, top,
+            L, bottom);
+    for (int k = 0; k <= 2; k++)
+        fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n", L - 5,
+                bottom - (bottom - top) * k / 2.0 + 4, vmax * k / 2.0);
+    bool any_unknown = false;
+    for (size_t i = 0; i < x->n_buckets; i++)
+        any_unknown = any_unknown || x->buckets[i].mean_unknown > 0;
+    svg_steps(f, o, x, false, L, plot_w, top, bottom, vmax);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">hosts off</text>\n", L + plot_w + 10,
+            top + 12);
+    if (any_unknown) {
+        svg_steps(f, o, x, true, L, plot_w, top, bottom, vmax);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#7f7f7f\">unknown</text>\n", L + plot_w + 10,
+                top + 28);
+    }
+}
+
 /* Energy per bucket (one line per host and the total) with power-off (red) and power-on
- * (green) marks at the time each action started. */
+ * (green) marks at the time each action started; below it the hosts-off panel. */
 static int write_svg(const char *path, const struct rep_opts *o, const struct report *r)
 {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    const double W = 900, H = 420, L = 70, R = 150, T = 40, B = 50;
+    /* energy panel T..H-B, hosts-off panel PT..PB, time labels under both */
+    const double W = 900, H = 600, L = 70, R = 150, T = 40, B = 230, PT = 430, PB = 560;
     double span = (double)(o->until_ms - o->since_ms);
     double ymax = 0;
     for (size_t i = 0; i < r->n_buckets; i++)
@@ -1055,10 +1326,13 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
                 ymax * k / 4.0);
     }
     char a[64];
-    fmt_iso(o->since_ms, a, sizeof a);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", L, H - B + 18, a);
-    fmt_iso(o->until_ms, a, sizeof a);
-    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>\n", W - R, H - B + 18, a);
+    for (int k = 0; k < 2; k++) {
+        double y = (k ? PB : H - B) + 18;
+        fmt_iso(o->since_ms, a, sizeof a);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", L, y, a);
+        fmt_iso(o->until_ms, a, sizeof a);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%s</text>\n", W - R, y, a);
+    }
 #define X(ms) (L + (W - L - R) * (double)((ms) - o->since_ms) / span)
 #define Y(v) (H - B - (H - T - B) * (v) / ymax)
     for (size_t h = 0; h <= r->n_hosts; h++) {
@@ -1078,9 +1352,10 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
     for (size_t i = 0; i < r->n_marks; i++) {
         const struct rep_mark *m = &r->marks[i];
         const char *colour = m->on ? "green" : "red";
-        fprintf(f, "<line class=\"power-%s\" x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" "
+        /* through both panels, not across the time labels between them */
+        fprintf(f, "<path class=\"power-%s\" d=\"M%.1f,%.0f V%.0f M%.1f,%.0f V%.0f\" "
                    "stroke=\"%s\" stroke-dasharray=\"4 3\"%s/>\n",
-                m->on ? "on" : "off", X(m->t_ms), T, X(m->t_ms), H - B, colour,
+                m->on ? "on" : "off", X(m->t_ms), T, H - B, X(m->t_ms), PT, PB, colour,
                 m->ok ? "" : " opacity=\"0.4\"");
         fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" font-size=\"10\">%s %s</text>\n",
                 X(m->t_ms) + 2, T + 10 + 12.0 * (double)(i % 3), colour, r->hosts[m->host].name,
@@ -1088,6 +1363,7 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
     }
 #undef X
 #undef Y
+    svg_hosts_off(f, o, r, L, W - L - R, PT, PB);
     fprintf(f, "</svg>\n");
     return fclose(f) == 0 ? 0 : -1;
 }
@@ -1101,11 +1377,17 @@ static void usage(FILE *f)
             "                       [--cluster NAME | --all-clusters] [--since T] [--until T]\n"
             "                       [--per hour|day] [--csv | --json] [--svg FILE]\n"
             "Energy (kWh) per host and in total per hour or day, savings versus keeping every\n"
-            "host on, migrations (count, p50/p95/max duration, failures), power actions (count,\n"
-            "time to verified state), events, from MongoDB. T is 2026-11-27, 2026-11-27T08:00Z,\n"
-            "now, or -24h / -7d / -30m; default: the last 24 hours. The URI comes from --uri,\n"
-            "JOULE_MONGODB_URI, the config's store.uri, in that order. Documents lacking fields\n"
-            "the report needs are skipped and counted.\n"
+            "host on, hosts off per hour or day, migrations (count, p50/p95/max duration,\n"
+            "failures), power actions (count, time to verified state), events, from MongoDB.\n"
+            "T is 2026-11-27, 2026-11-27T08:00Z, now, or -24h / -7d / -30m; default: the last\n"
+            "24 hours. The URI comes from --uri, JOULE_MONGODB_URI, the config's store.uri, in\n"
+            "that order. Documents lacking fields the report needs are skipped and counted.\n"
+            "Hosts off come from the power state stored each tick (host_samples.state; off and\n"
+            "powering_off count as off): per hour/day the time-weighted mean number of hosts\n"
+            "off, the number off all of it, and the mean number unknown (no sample within two\n"
+            "ticks, at most 600 s, or state unknown; never counted as off). --json: \"hosts_off\"\n"
+            "{hosts, interval_s, hold_s, buckets: [{t, seconds, mean_off, off_whole,\n"
+            "mean_unknown, hosts_off_s: {host: seconds off}}]}.\n"
             "example: joulectl report --config /etc/joule/jouled.conf --since -7d --per day\n");
 }
 
@@ -1201,6 +1483,14 @@ int cmd_report(int argc, char **argv)
         rc = JOULECTL_EXIT_USAGE;
         goto out_cfg;
     }
+    int64_t bucket_ms = o.by_day ? MS_PER_DAY : MS_PER_HOUR;
+    if ((o.until_ms - o.since_ms) / bucket_ms >= HOSTS_OFF_MAX_BUCKETS - 1) {
+        fprintf(stderr, "joulectl report: --since .. --until spans more than %d %ss (the hosts "
+                        "off section has one row each); shorten it or use --per day\n",
+                HOSTS_OFF_MAX_BUCKETS - 2, o.by_day ? "day" : "hour");
+        rc = JOULECTL_EXIT_USAGE;
+        goto out_cfg;
+    }
 
     mongoc_init();
     bson_error_t be;
@@ -1228,7 +1518,8 @@ int cmd_report(int argc, char **argv)
         int (*fn)(struct rep_ctx *, struct report *);
     } steps[] = { { "energy", query_energy },           { "hosts", query_hosts },
                   { "savings", query_savings },         { "migrations", query_migrations },
-                  { "power actions", query_power_actions }, { "events", query_events } };
+                  { "power actions", query_power_actions }, { "events", query_events },
+                  { "hosts off", query_host_states } };
     bool progress = isatty(STDERR_FILENO);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         struct timespec t0, t1;
@@ -1261,13 +1552,19 @@ int cmd_report(int argc, char **argv)
         r.marks[i].host = map[r.marks[i].host];
     free(map);
     free(names);
-    for (size_t h = 0; h < r.n_hosts; h++)
-        if (strchr(r.hosts[h].name, ',') && o.format == REP_CSV) {
-            fprintf(stderr, "joulectl report: host name \"%s\" has a comma; use --json\n",
-                    r.hosts[h].name);
+    if (compute_hosts_off(&c, &r) < 0) {
+        fprintf(stderr, "joulectl report: %s\n", c.err);
+        rc = JOULECTL_EXIT_FAIL;
+        goto out_report;
+    }
+    for (size_t h = 0; h < r.n_hosts + r.n_off_hosts; h++) {
+        const char *name = h < r.n_hosts ? r.hosts[h].name : r.off_hosts[h - r.n_hosts];
+        if (strchr(name, ',') && o.format == REP_CSV) {
+            fprintf(stderr, "joulectl report: host name \"%s\" has a comma; use --json\n", name);
             rc = JOULECTL_EXIT_FAIL;
             goto out_report;
         }
+    }
     if (o.format == REP_CSV)
         print_csv(stdout, &r);
     else if (o.format == REP_JSON)
