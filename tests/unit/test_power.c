@@ -293,6 +293,25 @@ static void test_on_since(void **state)
     assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_ON);
     assert_int_equal(power_ctl_on_since(f->pc, 2), mono(f));
     assert_int_equal(power_ctl_on_since(f->pc, 0), SNAP_NEVER); /* untouched */
+    /* a wake that fails leaves unknown; the host then seen on (someone pressed the button)
+     * came on at that sighting, unlike the first sighting at start */
+    f->sc->hosts[1].power = SIM_POWER_OFF;
+    step(f);
+    f->sc->hosts[1].power_fails = true;
+    assert_int_equal(power_ctl_request_on(f->pc, 1, &err), 0);
+    run_for(f, 100, 5);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_UNKNOWN);
+    assert_int_equal(power_ctl_on_since(f->pc, 1), SNAP_NEVER);
+    f->sc->hosts[1].power = SIM_POWER_ON;
+    int64_t seen = SNAP_NEVER;
+    for (int t = 0; t < (int)(POWER_UNKNOWN_HOLD_NS / S) + 60 && seen == SNAP_NEVER; t += 10) {
+        clock_sim_advance(f->cs, 10 * S);
+        step(f);
+        if (power_ctl_state(f->pc, 1) == POWER_STATE_ON)
+            seen = mono(f);
+    }
+    assert_true(seen != SNAP_NEVER);
+    assert_int_equal(power_ctl_on_since(f->pc, 1), seen);
 }
 
 static void test_wake_never_completes(void **state)
