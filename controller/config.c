@@ -49,7 +49,8 @@ static const char *const policy_keys[] = {
     "vm_cooldown_s", "host_min_off_s", "seed", "thr_threshold", "lr_safety",
     "lr_fallback_threshold", "lr_history", "joule_percentile", "joule_window",
     "joule_target_pct", "joule_high_pct", "joule_low_pct", "joule_headroom_pct",
-    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", "overload_cooldown_s", NULL
+    "joule_min_gain_wh", "joule_horizon_s", "joule_migration_w", "overload_cooldown_s",
+    "th2_dead_band_pct", "host_min_on_s", NULL
 };
 static const char *const schedule_keys[] = { "timezone", "peak", "off_peak",
                                              "peak_min_active_hosts", "wake_lead_s",
@@ -117,6 +118,8 @@ void config_defaults(struct config *cfg)
     p->joule_min_gain_wh = JOULE_DEFAULT_MIN_GAIN_WH;
     p->joule_horizon_s = JOULE_DEFAULT_HORIZON_S;
     p->joule_migration_w = JOULE_DEFAULT_MIGRATION_W;
+    p->th2_dead_band_pct = POLICY_DEFAULT_TH2_DEAD_BAND_PCT;
+    p->host_min_on_ns = POLICY_DEFAULT_HOST_MIN_ON_S * JOULE_NS_PER_S;
 
     cfg->schedule.timezone = xstrdup("UTC");
     cfg->schedule.peak_min_active_hosts = 1;
@@ -186,6 +189,7 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     free(cfg->path);
+    free(cfg->warnings);
     free(cfg->cluster);
     free(cfg->log_level);
     free(cfg->schedule.timezone);
@@ -738,7 +742,54 @@ static void load_token(struct config *cfg, const config_setting_t *at, struct cf
 
 /* ---- the whole file ---- */
 
-static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
+/* Th2 and Th1 meet (issue 10 item 3): with th2_factor x 100 >= th1_pct - th2_dead_band_pct,
+ * Th2 alone would fill the hosts that stay on into the dead band below Th1; the dead band is what
+ * keeps a woken host from being emptied again at once. Allowed (a warning, not an error): the
+ * run-time check holds either way. Silent at the built-in values (80, 0.8, 20), which are meant
+ * to work that way (the papers' Th1 and Th2, joule's dead band). */
+static void check_th2_band(const config_setting_t *g, const struct config_policy *p,
+                           struct cfg_errors *w)
+{
+    double band_pct = p->th1_pct - p->th2_dead_band_pct;
+    if (!(p->th2_factor * 100.0 >= band_pct - 1e-9))
+        return;
+    struct config *def = xmalloc(sizeof *def);
+    config_defaults(def);
+    struct config_policy d = def->policy;
+    config_free(def);
+    if (p->th1_pct == d.th1_pct && p->th2_factor == d.th2_factor &&
+        p->th2_dead_band_pct == d.th2_dead_band_pct)
+        return;
+    const char *keys[] = { "th2_factor", "th1_pct", "th2_dead_band_pct" };
+    const config_setting_t *at = NULL;
+    char others[160] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const config_setting_t *s = config_setting_get_member(g, keys[i]);
+        if (!s)
+            continue;
+        if (!at) {
+            at = s;
+            continue;
+        }
+        int n = snprintf(others + used, sizeof others - used, "%s%s at line %u",
+                         used ? ", " : " (", keys[i], config_setting_source_line(s));
+        if (n > 0 && (size_t)n < sizeof others - used)
+            used += (size_t)n;
+    }
+    if (used && used + 2 <= sizeof others)
+        snprintf(others + used, sizeof others - used, ")");
+    cfg_errors_addf(w, at ? at : g,
+                    "warning: th2_factor: %g x 100 >= th1_pct %g - th2_dead_band_pct %g = %g%%%s: "
+                    "Th2 alone would fill the hosts that stay on up to %g%%, inside the dead band "
+                    "below Th1; the dead band limits consolidation to %g%% (set th2_factor <= %g "
+                    "to make Th2 the limit)",
+                    p->th2_factor, p->th1_pct, p->th2_dead_band_pct, band_pct, others,
+                    p->th2_factor * 100.0, band_pct, band_pct / 100.0);
+}
+
+static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e,
+                       struct cfg_errors *w)
 {
     const config_setting_t *root = config_root_setting(c);
     cfg_check_keys(root, top_keys, e);
@@ -812,6 +863,22 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
         cfg_get_double(g, "joule_min_gain_wh", 0, 1e9, &p->joule_min_gain_wh, e);
         cfg_get_double(g, "joule_horizon_s", 0, 1e9, &p->joule_horizon_s, e);
         cfg_get_double(g, "joule_migration_w", 0, 1e6, &p->joule_migration_w, e);
+        bool band_set = cfg_get_double(g, "th2_dead_band_pct", 0, 99, &p->th2_dead_band_pct, e);
+        get_duration(g, "host_min_on_s", 0, &p->host_min_on_ns, e);
+        if (p->th2_dead_band_pct >= p->th1_pct) {
+            const config_setting_t *bs = config_setting_get_member(g, "th2_dead_band_pct");
+            const config_setting_t *ts = config_setting_get_member(g, "th1_pct");
+            char where[64] = "";
+            if (band_set && ts)
+                snprintf(where, sizeof where, " (line %u)", config_setting_source_line(ts));
+            cfg_errors_addf(e, bs ? bs : ts ? ts : g,
+                            "th2_dead_band_pct: %g is not below th1_pct %g%s: Th2 could never "
+                            "consolidate (allowed 0..th1_pct; use consolidate = \"never\" to stop "
+                            "consolidation)",
+                            p->th2_dead_band_pct, p->th1_pct, where);
+        } else {
+            check_th2_band(g, p, w);
+        }
         if (p->joule_target_pct > p->joule_high_pct &&
             config_setting_get_member(g, "joule_target_pct"))
             cfg_errors_addf(e, config_setting_get_member(g, "joule_target_pct"),
@@ -997,9 +1064,17 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e)
 static int finish(config_t *c, struct config *cfg, struct cfg_errors *e, bool parsed,
                   struct config **out, char **errors)
 {
+    struct cfg_errors w = { 0 };
     if (parsed)
-        parse_root(c, cfg, e);
+        parse_root(c, cfg, e, &w);
     config_destroy(c);
+    if (w.n > 0 && e->n == 0) {
+        struct strbuf wb = { 0 };
+        for (size_t i = 0; i < w.n; i++)
+            strbuf_addf(&wb, "%s\n", w.msgs[i]);
+        cfg->warnings = strbuf_steal(&wb);
+    }
+    cfg_errors_free(&w);
     if (e->n == 0) {
         *out = cfg;
         if (errors)

@@ -155,6 +155,9 @@ struct config_policy {
     double joule_min_gain_wh;    /* emptying must save at least this (after migration cost) */
     double joule_horizon_s;      /* ... over this horizon */
     double joule_migration_w;    /* extra watts while a migration runs */
+    /* Added by issue 10 item 3 (threshold algorithm): no ping-pong between Th2 and Th1. */
+    double th2_dead_band_pct;    /* Th2 leaves the hosts that stay on at <= th1_pct - this */
+    int64_t host_min_on_ns;      /* a host on for less than this is not emptied by Th2 */
 };
 
 struct config_schedule {
@@ -250,6 +253,10 @@ struct config {
     struct config_host *hosts;
     size_t n_hosts;
     struct config_sim sim;
+    /* Added (issue 10 item 3): what config_load accepted but an operator should hear about,
+     * one "file:line: warning: key: what" per line; NULL if nothing. jouled logs it (WARN) at
+     * start and reload, --check-config and joulectl check-config print it. */
+    char *warnings;
 };
 
 /* Fills a config with every default (no hosts). */

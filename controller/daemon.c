@@ -524,6 +524,8 @@ static void power_model_sync(struct daemon *d)
         int64_t off = power_ctl_off_since(d->pc, (int)i);
         mh->off_since_ns = (s == POWER_STATE_OFF && off != SNAP_NEVER) ? now - (mono - off)
                                                                         : SNAP_NEVER;
+        int64_t on = power_ctl_on_since(d->pc, (int)i);
+        mh->on_since_ns = on != SNAP_NEVER ? now - (mono - on) : SNAP_NEVER;
         if (s == POWER_STATE_OFF)
             d->st.hosts_off++;
         else if (s == POWER_STATE_ON)

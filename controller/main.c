@@ -59,6 +59,8 @@ static int check_config(const char *path)
         free(errors);
         return EXIT_CONFIG;
     }
+    if (cfg->warnings)
+        fputs(cfg->warnings, stderr);
     printf("%s: ok (%zu hosts, mode %s, policy %s, balance %s)\n", path, cfg->n_hosts,
            config_mode_name(cfg->mode), config_algorithm_name(cfg->policy.algorithm),
            config_balance_name(cfg->policy.balance));
@@ -71,6 +73,20 @@ static void set_timezone(const char *tz)
     /* the process-wide zone localtime_r uses (trigger.c evaluates windows with it) */
     setenv("TZ", tz, 1);
     tzset();
+}
+
+/* config_load's warnings (accepted, but worth an operator's attention), one line each. */
+static void log_config_warnings(const struct config *cfg)
+{
+    if (!cfg->warnings)
+        return;
+    char *copy = strdup(cfg->warnings);
+    if (!copy)
+        return;
+    char *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        JLOG_WARN("event=config_warning detail=\"%s\"", line);
+    free(copy);
 }
 
 static int arm_timer(int tfd, int64_t interval_ns, bool now)
@@ -115,6 +131,7 @@ static void reload(struct daemon *d, const char *path, bool dry_run, int tfd)
         config_free(cfg);
         return;
     }
+    log_config_warnings(cfg);
     char *tz = strdup(cfg->schedule.timezone);
     int64_t old_interval = daemon_tick_interval_ns(d);
     if (daemon_reload(d, cfg, &err) < 0) {
@@ -147,6 +164,7 @@ static int run(const char *path, bool dry_run)
         config_free(cfg);
         return EXIT_CONFIG;
     }
+    log_config_warnings(cfg);
     set_timezone(cfg->schedule.timezone);
 
     sigset_t mask;

@@ -65,6 +65,7 @@ struct model *model_new(const struct config *cfg)
         h->mem_mib = (double)cfg->hosts[i].memory_mib;
         h->state = POWER_STATE_UNKNOWN;
         h->off_since_ns = SNAP_NEVER;
+        h->on_since_ns = SNAP_NEVER;
         h->meter_kwh = -1;
         h->meter_t_ns = SNAP_NEVER;
     }
@@ -288,6 +289,7 @@ void model_snapshot_build(const struct model *m, int64_t now_ns, struct model_sn
         sh->reachable = mh->reachable;
         sh->off_since_ns = mh->state == POWER_STATE_OFF ? mh->off_since_ns : SNAP_NEVER;
         sh->boot_ns = ch->boot_ns;
+        sh->on_since_ns = mh->state == POWER_STATE_ON ? mh->on_since_ns : SNAP_NEVER;
     }
     out->vms = xcalloc(m->n_vms + 1, sizeof *out->vms);
     for (size_t i = 0; i < m->n_vms; i++) {

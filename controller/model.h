@@ -72,6 +72,8 @@ struct model_host {
     int64_t off_since_ns;
     size_t n_vms;
     double mem_used_mib;
+    int64_t on_since_ns;      /* added (issue 10 item 3): wall time it came on; SNAP_NEVER if
+                               * not on or unknown (set from the power state machine) */
 };
 
 struct model {

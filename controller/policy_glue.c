@@ -40,6 +40,8 @@ void policy_cfg_from_config(const struct config *c, struct policy_cfg *out)
     out->joule_min_gain_wh = p->joule_min_gain_wh;
     out->joule_horizon_s = p->joule_horizon_s;
     out->joule_migration_w = p->joule_migration_w;
+    out->th2_dead_band_pct = p->th2_dead_band_pct;
+    out->host_min_on_ns = p->host_min_on_ns;
 }
 
 bool policy_consolidation_configured(const struct config *c, bool in_off_peak)

@@ -87,6 +87,8 @@ struct power_host {
     bool excluded;
     enum power_state state;
     int64_t off_since_ns;     /* monotonic; SNAP_NEVER when not off */
+    int64_t on_since_ns;      /* monotonic: when it came on; SNAP_NEVER if not on or unknown */
+    bool ever_known;          /* left unknown at least once (the first sighting is not a wake) */
     int64_t hold_until_ns;    /* after a failure: unknown stays until then */
     size_t drain_vms;         /* fewest VMs seen while draining */
 
@@ -498,6 +500,30 @@ static const struct power_transition fsm[POWER_STATE__COUNT][POWER_EV__COUNT] = 
 
 #undef T
 
+/* When the host came on: set when it enters ON from off, waking, or an unknown it fell into
+ * after a failed action (it was seen on or off before); the first sighting after start says
+ * nothing (SNAP_NEVER). Kept through draining / powering_off and an aborted off (still on). */
+static void set_on_since(struct power_host *h, const struct fsm_ctx *c)
+{
+    switch (h->state) {
+    case POWER_STATE_ON:
+        if (c->prev == POWER_STATE_OFF || c->prev == POWER_STATE_WAKING ||
+            (c->prev == POWER_STATE_UNKNOWN && h->ever_known))
+            h->on_since_ns = c->now_ns;
+        else if (c->prev == POWER_STATE_UNKNOWN)
+            h->on_since_ns = SNAP_NEVER;
+        break;
+    case POWER_STATE_DRAINING:
+    case POWER_STATE_POWERING_OFF: break;
+    case POWER_STATE_OFF:
+    case POWER_STATE_WAKING:
+    case POWER_STATE_UNKNOWN:
+    case POWER_STATE__COUNT: h->on_since_ns = SNAP_NEVER; break;
+    }
+    if (h->state != POWER_STATE_UNKNOWN)
+        h->ever_known = true;
+}
+
 static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
                 struct fsm_ctx *c, struct joule_err *err)
 {
@@ -517,6 +543,7 @@ static int fire(struct power_ctl *pc, struct power_host *h, enum power_ev ev,
         h->off_since_ns = c->now_ns;
     else if (t->next != POWER_STATE_OFF)
         h->off_since_ns = SNAP_NEVER;
+    set_on_since(h, c);
     if (t->action)
         t->action(pc, h, c);
     if (t->action != a_nothing)
@@ -746,6 +773,7 @@ int power_ctl_new(const struct config *cfg, const struct drv_env *env, struct po
         h->index = (int)i;
         h->state = POWER_STATE_UNKNOWN;
         h->off_since_ns = SNAP_NEVER;
+        h->on_since_ns = SNAP_NEVER;
         h->hold_until_ns = INT64_MIN;
         h->last_status_ns = INT64_MIN;
         h->status_every_ns = POWER_POLL_NS;
@@ -805,6 +833,13 @@ int64_t power_ctl_off_since(const struct power_ctl *pc, int host)
     if (host < 0 || (size_t)host >= pc->n_hosts)
         return SNAP_NEVER;
     return pc->hosts[host].off_since_ns;
+}
+
+int64_t power_ctl_on_since(const struct power_ctl *pc, int host)
+{
+    if (host < 0 || (size_t)host >= pc->n_hosts)
+        return SNAP_NEVER;
+    return pc->hosts[host].on_since_ns;
 }
 
 bool power_ctl_is_capacity(const struct power_ctl *pc, int host)

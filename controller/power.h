@@ -81,4 +81,10 @@ struct power_ctl_stats {
 };
 void power_ctl_stats(const struct power_ctl *pc, struct power_ctl_stats *out);
 
+/* ---- addition (issue 10 item 3) ---- */
+/* Monotonic time the host came on (entered ON from off, waking, or an unknown after a failed
+ * action); SNAP_NEVER when not on or on since before the controller first saw it. Kept while it
+ * drains or powers off. Th2 does not empty a host on for less than host_min_on_s. */
+int64_t power_ctl_on_since(const struct power_ctl *pc, int host);
+
 #endif

@@ -438,6 +438,7 @@ struct sim_ext {
     struct model_snapshot snap;
     char **names;
     int *snap_vm;            /* snapshot VM index -> simulated VM */
+    bool decided;            /* a decision snapshot was built (hosts' states are known) */
 };
 
 static double host_power(const struct sim_ext *x, size_t h, double u)
@@ -663,6 +664,7 @@ static void build_snapshot(struct sim_ext *x, double t, bool initial)
 {
     struct sim *s = &x->s;
     const struct replay_workload *w = s->w;
+    int64_t prev_ns = x->snap.now_ns;
     x->snap.now_ns = (int64_t)(t * 1e9);
     for (size_t h = 0; h < s->nh; h++) {
         struct snap_host *sh = &x->snap.hosts[h];
@@ -672,7 +674,14 @@ static void build_snapshot(struct sim_ext *x, double t, bool initial)
         /* a host left without VMs counts as off (it draws 0 W in this model) */
         if (s->host[h].n == 0)
             s->host[h].powered = false;
+        enum power_state prev = sh->state;
         sh->state = sh->used_cpus > 0 || s->host[h].powered ? POWER_STATE_ON : POWER_STATE_OFF;
+        /* no boot time in this model: a host off at the last decision and on now came on when
+         * that decision's plan was started */
+        if (initial || sh->state != POWER_STATE_ON)
+            sh->on_since_ns = SNAP_NEVER;
+        else if (prev == POWER_STATE_OFF && x->decided)
+            sh->on_since_ns = prev_ns;
         sh->mem_mib = m->ram_mib;
         sh->max_vms = m->max_vms;
     }
@@ -697,6 +706,7 @@ static void build_snapshot(struct sim_ext *x, double t, bool initial)
         sv->host_seq = vs->seq;
     }
     x->snap.n_vms = n;
+    x->decided |= !initial;
 }
 
 static void first_fit(struct sim_ext *x)
@@ -786,6 +796,7 @@ int replay_run(const struct replay_workload *w, const struct replay_opts *o,
         sh->max_w = m->power_w[10];
         sh->reachable = true;
         sh->off_since_ns = SNAP_NEVER;
+        sh->on_since_ns = SNAP_NEVER;
     }
     for (size_t v = 0; v < s->nv; v++) {
         s->vm[v].host = -1;

@@ -209,6 +209,7 @@ static int place_initial(struct rx *x, struct replay_result *out, struct joule_e
         sh->excluded = ch->excluded;
         sh->reachable = true;
         sh->off_since_ns = SNAP_NEVER;
+        sh->on_since_ns = SNAP_NEVER;
         sh->boot_ns = ch->boot_ns;
     }
     bool any_unplaced = false;
@@ -273,6 +274,8 @@ static void power_sync(struct rx *x)
         int64_t off = power_ctl_off_since(x->pc, (int)h);
         mh->off_since_ns =
             mh->state == POWER_STATE_OFF && off != SNAP_NEVER ? now - (mono - off) : SNAP_NEVER;
+        int64_t on = power_ctl_on_since(x->pc, (int)h);
+        mh->on_since_ns = on != SNAP_NEVER ? now - (mono - on) : SNAP_NEVER;
     }
 }
 

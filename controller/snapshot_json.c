@@ -220,6 +220,10 @@ static int parse_policy(struct rd *rd, bson_iter_t *parent, struct policy_cfg *c
             rc = get_int64(rd, &it, 0, INT64_MAX, &cfg->vm_cooldown_ns);
         } else if (!strcmp(k, "host_min_off_ns")) {
             rc = get_int64(rd, &it, 0, INT64_MAX, &cfg->host_min_off_ns);
+        } else if (!strcmp(k, "th2_dead_band_pct")) {
+            rc = get_double(rd, &it, 0, &cfg->th2_dead_band_pct);
+        } else if (!strcmp(k, "host_min_on_ns")) {
+            rc = get_int64(rd, &it, 0, INT64_MAX, &cfg->host_min_on_ns);
         } else if (!strcmp(k, "seed")) {
             if ((rc = get_int64(rd, &it, 0, INT64_MAX, &i64)) == 0)
                 cfg->seed = (uint64_t)i64;
@@ -239,6 +243,7 @@ static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
     const char *s = NULL;
     h->reachable = true;
     h->off_since_ns = SNAP_NEVER;
+    h->on_since_ns = SNAP_NEVER;
     while (rc == 0 && bson_iter_next(it)) {
         const char *k = bson_iter_key(it);
         if (!strcmp(k, "name")) {
@@ -273,6 +278,8 @@ static int parse_host(struct rd *rd, bson_iter_t *it, struct snap_host *h)
             rc = get_bool(rd, it, &h->reachable);
         } else if (!strcmp(k, "off_since_ns")) {
             rc = get_time(rd, it, &h->off_since_ns);
+        } else if (!strcmp(k, "on_since_ns")) {
+            rc = get_time(rd, it, &h->on_since_ns);
         } else if (!strcmp(k, "boot_ns")) {
             rc = get_int64(rd, it, 0, INT64_MAX, &h->boot_ns);
         } else if (!strcmp(k, "receiving")) {
@@ -566,6 +573,8 @@ void snapshot_to_bson(const struct model_snapshot *s, const struct policy_cfg *c
         BSON_APPEND_INT64(&p, "vm_cooldown_ns", cfg->vm_cooldown_ns);
         BSON_APPEND_INT64(&p, "host_min_off_ns", cfg->host_min_off_ns);
         BSON_APPEND_INT64(&p, "seed", (int64_t)(cfg->seed & INT64_MAX));
+        BSON_APPEND_DOUBLE(&p, "th2_dead_band_pct", cfg->th2_dead_band_pct);
+        BSON_APPEND_INT64(&p, "host_min_on_ns", cfg->host_min_on_ns);
         bson_append_document_end(doc, &p);
     }
     bson_t arr, el;
@@ -588,6 +597,7 @@ void snapshot_to_bson(const struct model_snapshot *s, const struct policy_cfg *c
         BSON_APPEND_BOOL(&el, "excluded", h->excluded);
         BSON_APPEND_BOOL(&el, "reachable", h->reachable);
         append_time(&el, "off_since_ns", h->off_since_ns);
+        append_time(&el, "on_since_ns", h->on_since_ns);
         BSON_APPEND_INT64(&el, "boot_ns", h->boot_ns);
         BSON_APPEND_BOOL(&el, "receiving", h->receiving);
         bson_append_document_end(&arr, &el);

@@ -7,11 +7,13 @@
  *   ["policy": { ["algorithm": "threshold"|"joule"|"thr_mmt"|"lr_mmt"], ["th1_pct": 80],
  *                ["th2_factor": 0.8], ["placement_target_pct": 80], ["balance_gap_pct": 10],
  *                ["balance": "differencing"|"bands"|"none"], ["max_moves_per_round": 4],
- *                ["vm_cooldown_ns": 1.8e12], ["host_min_off_ns": 1.8e12], ["seed": 1] }],
+ *                ["vm_cooldown_ns": 1.8e12], ["host_min_off_ns": 1.8e12], ["seed": 1],
+ *                ["th2_dead_band_pct": 20], ["host_min_on_ns": 1.8e12] }],
  *   "hosts": [ { "name": "h1", "cpus": 4, "mem_mib": 8192, "state": "on"|"off"|"waking"|
  *                "draining"|"powering_off"|"unknown", "load_pct": 80, ["idle_w": 0],
  *                ["max_w": 0], ["priority": 0], ["excluded": false], ["reachable": true],
- *                ["off_since_ns": null], ["boot_ns": 0], ["receiving": false] } ],
+ *                ["off_since_ns": null], ["boot_ns": 0], ["receiving": false],
+ *                ["on_since_ns": null] } ],
  *   "vms": [ { "uuid": "...", ["name": uuid], "host": "h1" (name) or null, "cpu_cores": 1.6,
  *              "mem_mib": 1024, ["vcpus": 1], ["pinned": false], ["migrating": false],
  *              ["last_move_ns": null] } ] }

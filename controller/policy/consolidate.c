@@ -2,7 +2,11 @@
  * all but the host to empty; while U < th2_factor x C', empty the lowest-loaded host (largest
  * VM first, best fit, no destination above the placement target, memory always fits) and power
  * it off. A host whose VMs cannot all be placed (or may not move) is left alone and the next
- * lowest-loaded one is tried. Only hosts that are ON and not excluded take part. */
+ * lowest-loaded one is tried. Only hosts that are ON and not excluded take part.
+ * No ping-pong with Th1 (issue 10 item 3): a host is emptied only if the active hosts that stay
+ * on then average at most th1_pct - th2_dead_band_pct (the average Th1 looks at, so a Th1 wake
+ * needs the load to grow by the dead band first), and a host that came on less than
+ * host_min_on_ns ago is not emptied at all. */
 #include <stdlib.h>
 
 #include "policy_priv.h"
@@ -187,10 +191,16 @@ size_t policy_consolidate(struct pol_round *r)
     struct heap hp = { 0 };
     size_t n_active = 0, n_managed = 0, max_vms = 0, powered_off = 0;
     double used = 0, cap = 0;
+    /* what Th1 averages: every active host, excluded or unreachable ones included */
+    double act_used = 0, act_cap = 0;
+    double band_pct = cfg->th1_pct - cfg->th2_dead_band_pct;
     for (size_t i = 0; i < r->nh; i++) {
         int h = (int)i;
-        if (r->role[h] == POL_HOST_ACTIVE)
+        if (r->role[h] == POL_HOST_ACTIVE) {
             n_active++;
+            act_used += r->load_pct[h] / 100.0 * s->hosts[h].cpus;
+            act_cap += s->hosts[h].cpus;
+        }
         if (!pol_host_managed(r, h))
             continue;
         n_managed++;
@@ -214,9 +224,22 @@ size_t policy_consolidate(struct pol_round *r)
             continue; /* stale entry */
         if (s->hosts[c].receiving)
             continue; /* never power off a host that is receiving a VM */
+        if (s->hosts[c].on_since_ns != SNAP_NEVER &&
+            pol_elapsed_ns(s->now_ns, s->hosts[c].on_since_ns) < (uint64_t)cfg->host_min_on_ns)
+            continue; /* came on too recently: Th1 woke it for a reason */
         double c_cap = s->hosts[c].cpus, th2 = cfg->th2_factor * (cap - c_cap);
         if (!(used < th2 - POLICY_CORES_EPS))
             continue;
+        double c_vm_cores = 0;
+        for (int v = r->first[c]; v >= 0; v = r->next[v])
+            c_vm_cores += s->vms[v].cpu_cores;
+        double rest_cap = act_cap - c_cap;
+        double rest_pct = rest_cap > POLICY_CORES_EPS
+                              ? (act_used - r->load_pct[c] / 100.0 * c_cap + c_vm_cores) /
+                                    rest_cap * 100.0
+                              : 100.0;
+        if (rest_pct > band_pct + POLICY_LOAD_EPS_PCT)
+            continue; /* the others would end up inside the dead band below Th1 */
         if (!try_empty(r, c, &t))
             continue;
         double c_load = r->load_pct[c], moved_cores = 0;
@@ -229,8 +252,9 @@ size_t policy_consolidate(struct pol_round *r)
             heap_push(&hp, r->load_pct[d], d);
         }
         pol_plan_power_off(r, c, PLAN_REASON_TH2_CONSOLIDATE,
-                           "th2: U %.2f < %.2f x C' %.2f cores, host emptied (%.1f%% load)", used,
-                           cfg->th2_factor, cap - c_cap, c_load);
+                           "th2: U %.2f < %.2f x C' %.2f cores, host emptied (%.1f%% load), "
+                           "rest at %.1f%% <= %.1f%%",
+                           used, cfg->th2_factor, cap - c_cap, c_load, rest_pct, band_pct);
         t.memo.valid = false; /* the state changed */
         powered_off++;
         n_active--;
@@ -238,6 +262,8 @@ size_t policy_consolidate(struct pol_round *r)
         /* Its VMs' cores moved to the others; the rest of its measured load goes with it. */
         used += moved_cores - c_load / 100.0 * c_cap;
         cap -= c_cap;
+        act_used += moved_cores - c_load / 100.0 * c_cap;
+        act_cap -= c_cap;
     }
     free(t.vms);
     free(t.dest);

@@ -41,6 +41,10 @@ struct snap_host {
     bool has_power_curve;   /* power_curve_w holds watts at 0,10,...,100 % (else idle_w..max_w) */
     double power_curve_w[11];
     unsigned max_vms;       /* at most this many VMs (0 = no limit) */
+    /* Added by issue 10 item 3: when the host came on (a wake, or a power-on seen after it was
+     * known off); SNAP_NEVER if unknown (on since before the controller knew it) or not on.
+     * Th2 does not empty a host on for less than host_min_on_ns. */
+    int64_t on_since_ns;
 };
 
 struct snap_vm {

@@ -40,8 +40,12 @@ static int check_cfg(const struct policy_cfg *cfg, struct joule_err *err)
         return joule_err_set(err, JOULE_EINVAL,
                              "policy: balance_gap_pct %g is out of range (0..100]",
                              cfg->balance_gap_pct);
-    if (cfg->vm_cooldown_ns < 0 || cfg->host_min_off_ns < 0)
+    if (cfg->vm_cooldown_ns < 0 || cfg->host_min_off_ns < 0 || cfg->host_min_on_ns < 0)
         return joule_err_set(err, JOULE_EINVAL, "policy: negative cooldown");
+    if (!(cfg->th2_dead_band_pct >= 0 && cfg->th2_dead_band_pct < cfg->th1_pct))
+        return joule_err_set(err, JOULE_EINVAL,
+                             "policy: th2_dead_band_pct %g is out of range [0..th1_pct %g)",
+                             cfg->th2_dead_band_pct, cfg->th1_pct);
     switch (cfg->balance) {
     case POLICY_BALANCE_DIFFERENCING:
     case POLICY_BALANCE_BANDS:

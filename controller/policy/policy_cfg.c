@@ -30,4 +30,6 @@ void policy_cfg_defaults(struct policy_cfg *cfg)
     cfg->joule_min_gain_wh = JOULE_DEFAULT_MIN_GAIN_WH;
     cfg->joule_horizon_s = JOULE_DEFAULT_HORIZON_S;
     cfg->joule_migration_w = JOULE_DEFAULT_MIGRATION_W;
+    cfg->th2_dead_band_pct = POLICY_DEFAULT_TH2_DEAD_BAND_PCT;
+    cfg->host_min_on_ns = POLICY_DEFAULT_HOST_MIN_ON_S * 1000000000LL;
 }

@@ -46,6 +46,8 @@ static void test_config_defaults_equal_policy_defaults(void **state)
     assert_float_equal(from_config.joule_min_gain_wh, lib.joule_min_gain_wh, 0);
     assert_float_equal(from_config.joule_horizon_s, lib.joule_horizon_s, 0);
     assert_float_equal(from_config.joule_migration_w, lib.joule_migration_w, 0);
+    assert_float_equal(from_config.th2_dead_band_pct, lib.th2_dead_band_pct, 0);
+    assert_int_equal(from_config.host_min_on_ns, lib.host_min_on_ns);
     config_free(cfg);
 }
 

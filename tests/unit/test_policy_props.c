@@ -113,6 +113,17 @@ static void gen(struct rng *r, struct cluster *c, struct snap_host *hosts, struc
     c->cfg.th1_pct = rng_chance(r, 0.7) ? 80 : rng_int(r, 50, 95);
     c->cfg.placement_target_pct = c->cfg.th1_pct;
     c->cfg.balance_gap_pct = rng_chance(r, 0.7) ? 10 : rng_int(r, 2, 30);
+    /* issue 10 item 3: Th2's dead band below Th1 and a woken host's minimum on-time */
+    c->cfg.th2_dead_band_pct = rng_chance(r, 0.5) ? 20 : rng_int(r, 0, (int)c->cfg.th1_pct - 1);
+    for (size_t i = 0; i < s->n_hosts; i++)
+        hosts[i].on_since_ns = hosts[i].state == POWER_STATE_ON && rng_chance(r, 0.3)
+                                   ? s->now_ns - rng_int(r, 0, 3600) * NS
+                                   : SNAP_NEVER;
+}
+
+static bool on_too_briefly(const struct cluster *c, const struct snap_host *h)
+{
+    return h->on_since_ns != SNAP_NEVER && c->snap.now_ns - h->on_since_ns < c->cfg.host_min_on_ns;
 }
 
 static bool in_cooldown(const struct cluster *c, const struct snap_vm *v)
@@ -188,10 +199,11 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
             assert_true(rp->moves <= c->cfg.max_moves_per_round);
             break;
         }
-        case PLAN_ACTION_POWER_OFF:
+        case PLAN_ACTION_POWER_OFF: {
             assert_true(s->consolidation_allowed);
             assert_true(a->host >= 0 && (size_t)a->host < s->n_hosts);
             assert_true(managed(&s->hosts[a->host]));
+            assert_false(on_too_briefly(c, &s->hosts[a->host]));
             assert_false(s->hosts[a->host].receiving);
             assert_false(rp->off[a->host]);
             for (size_t v = 0; v < s->n_vms; v++)
@@ -200,7 +212,17 @@ static void replay_plan(const struct cluster *c, const struct plan *p, struct re
             rp->n_on--;
             assert_true(rp->n_on >= floor_hosts);
             rp->n_off_actions++;
+            /* the hosts that stay on average at most th1 - dead band (as Th1 averages them) */
+            double used = 0, cap = 0;
+            for (size_t h = 0; h < s->n_hosts; h++)
+                if (s->hosts[h].state == POWER_STATE_ON && s->hosts[h].cpus > 0 && !rp->off[h]) {
+                    used += rp->load[h] / 100 * s->hosts[h].cpus;
+                    cap += s->hosts[h].cpus;
+                }
+            assert_true(cap > 0);
+            assert_true(used / cap * 100 <= c->cfg.th1_pct - c->cfg.th2_dead_band_pct + EPS);
             break;
+        }
         case PLAN_ACTION_POWER_ON:
             assert_true(a->host >= 0 && (size_t)a->host < s->n_hosts);
             assert_int_equal(s->hosts[a->host].state, POWER_STATE_OFF);
@@ -320,16 +342,21 @@ static bool bands_has_work(const struct cluster *c)
     return false;
 }
 
-/* Th2 with an empty managed host: U < f x (C - its capacity) and above the host floor. */
+/* Th2 with an empty managed host: U < f x (C - its capacity), above the host floor, the other
+ * active hosts at or below th1 - dead band on average, and the host on for long enough. */
 static bool th2_has_empty_host(const struct cluster *c)
 {
     const struct model_snapshot *s = &c->snap;
-    double used = 0, cap = 0;
+    double used = 0, cap = 0, act_used = 0, act_cap = 0;
     size_t n_on = 0, vms_on[64] = { 0 };
     for (size_t v = 0; v < s->n_vms; v++)
         vms_on[s->vms[v].host]++;
     for (size_t i = 0; i < s->n_hosts; i++) {
-        n_on += s->hosts[i].state == POWER_STATE_ON && s->hosts[i].cpus > 0;
+        if (s->hosts[i].state == POWER_STATE_ON && s->hosts[i].cpus > 0) {
+            n_on++;
+            act_used += s->hosts[i].load_pct / 100 * s->hosts[i].cpus;
+            act_cap += s->hosts[i].cpus;
+        }
         if (managed(&s->hosts[i])) {
             used += s->hosts[i].load_pct / 100 * s->hosts[i].cpus;
             cap += s->hosts[i].cpus;
@@ -340,7 +367,12 @@ static bool th2_has_empty_host(const struct cluster *c)
         return false;
     for (size_t i = 0; i < s->n_hosts; i++)
         if (managed(&s->hosts[i]) && vms_on[i] == 0 && !s->hosts[i].receiving &&
-            used < c->cfg.th2_factor * (cap - s->hosts[i].cpus) - 1e-6)
+            !on_too_briefly(c, &s->hosts[i]) &&
+            used < c->cfg.th2_factor * (cap - s->hosts[i].cpus) - 1e-6 &&
+            act_cap - s->hosts[i].cpus > 0 &&
+            (act_used - s->hosts[i].load_pct / 100 * s->hosts[i].cpus) /
+                    (act_cap - s->hosts[i].cpus) * 100 <=
+                c->cfg.th1_pct - c->cfg.th2_dead_band_pct - 1e-6)
             return true;
     return false;
 }

@@ -250,6 +250,70 @@ static void test_wake_verified_by_libvirt(void **state)
     assert_true(st.last_wake_ns >= BOOT_S * S && st.last_wake_ns <= (BOOT_S + 5) * S);
 }
 
+/* When a host came on (issue 10 item 3: Th2 does not empty a host on for less than
+ * host_min_on_s): unknown at the first sighting, the verification time of a wake, kept while
+ * draining and through an aborted off, gone when off; a host seen coming on by itself also
+ * came on then. */
+static void test_on_since(void **state)
+{
+    struct fx *f = *state;
+    f->sc->hosts[2].power = SIM_POWER_OFF;
+    step(f);
+    assert_int_equal(power_ctl_on_since(f->pc, 0), SNAP_NEVER); /* on before we knew it */
+    assert_int_equal(power_ctl_on_since(f->pc, 2), SNAP_NEVER);
+    assert_int_equal(power_ctl_on_since(f->pc, 7), SNAP_NEVER);  /* out of range */
+    struct joule_err err = { 0 };
+    assert_int_equal(power_ctl_request_on(f->pc, 2, &err), 0);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), SNAP_NEVER); /* waking is not on */
+    int64_t asked = mono(f);
+    int64_t on_at = SNAP_NEVER;
+    for (int t = 0; t < BOOT_S + 30 && on_at == SNAP_NEVER; t += 5) {
+        clock_sim_advance(f->cs, 5 * S);
+        step(f);
+        if (power_ctl_state(f->pc, 2) == POWER_STATE_ON)
+            on_at = mono(f);
+    }
+    assert_true(on_at != SNAP_NEVER && on_at >= asked + BOOT_S * S);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), on_at);
+    /* draining keeps it; a VM seen there aborts the drain and it is still the same time */
+    run_for(f, 30, 5);
+    assert_int_equal(power_ctl_mark_draining(f->pc, 2, &err), 0);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), on_at);
+    assert_int_equal(power_ctl_request_on(f->pc, 2, &err), 0); /* cancels the drain */
+    assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_ON);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), on_at);
+    /* off: gone; back on without joule: on since it was seen on */
+    f->sc->hosts[2].power = SIM_POWER_OFF;
+    step(f);
+    assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_OFF);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), SNAP_NEVER);
+    run_for(f, 10, 5);
+    f->sc->hosts[2].power = SIM_POWER_ON;
+    step(f);
+    assert_int_equal(power_ctl_state(f->pc, 2), POWER_STATE_ON);
+    assert_int_equal(power_ctl_on_since(f->pc, 2), mono(f));
+    assert_int_equal(power_ctl_on_since(f->pc, 0), SNAP_NEVER); /* untouched */
+    /* a wake that fails leaves unknown; the host then seen on (someone pressed the button)
+     * came on at that sighting, unlike the first sighting at start */
+    f->sc->hosts[1].power = SIM_POWER_OFF;
+    step(f);
+    f->sc->hosts[1].power_fails = true;
+    assert_int_equal(power_ctl_request_on(f->pc, 1, &err), 0);
+    run_for(f, 100, 5);
+    assert_int_equal(power_ctl_state(f->pc, 1), POWER_STATE_UNKNOWN);
+    assert_int_equal(power_ctl_on_since(f->pc, 1), SNAP_NEVER);
+    f->sc->hosts[1].power = SIM_POWER_ON;
+    int64_t seen = SNAP_NEVER;
+    for (int t = 0; t < (int)(POWER_UNKNOWN_HOLD_NS / S) + 60 && seen == SNAP_NEVER; t += 10) {
+        clock_sim_advance(f->cs, 10 * S);
+        step(f);
+        if (power_ctl_state(f->pc, 1) == POWER_STATE_ON)
+            seen = mono(f);
+    }
+    assert_true(seen != SNAP_NEVER);
+    assert_int_equal(power_ctl_on_since(f->pc, 1), seen);
+}
+
 static void test_wake_never_completes(void **state)
 {
     struct fx *f = *state;
@@ -753,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_status_failures_back_off),
         cmocka_unit_test(test_no_methods),
         cmocka_unit_test(test_sim_needs_cluster),
+        cmocka_unit_test_setup_teardown(test_on_since, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

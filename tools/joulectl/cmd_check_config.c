@@ -11,6 +11,7 @@ int cmd_check_config(int argc, char **argv)
         fprintf(argc == 2 ? stdout : stderr,
                 "usage: joulectl check-config FILE\n"
                 "Prints every error as file:line: key: what; exit 0 valid, 78 invalid.\n"
+                "Warnings (file:line: warning: ...) go to stderr and leave the exit code 0.\n"
                 "example: joulectl check-config /etc/joule/jouled.conf\n");
         return argc == 2 ? JOULECTL_EXIT_OK : JOULECTL_EXIT_USAGE;
     }
@@ -21,6 +22,8 @@ int cmd_check_config(int argc, char **argv)
         free(errors);
         return JOULECTL_EXIT_CONFIG;
     }
+    if (cfg->warnings)
+        fputs(cfg->warnings, stderr);
     printf("%s: ok (%zu hosts)\n", argv[1], cfg->n_hosts);
     config_free(cfg);
     return JOULECTL_EXIT_OK;

@@ -90,7 +90,8 @@ static const struct setting settings[] = {
     D(thr_threshold), D(lr_safety), D(lr_fallback_threshold), U(lr_history),
     D(joule_percentile), U(joule_window), D(joule_target_pct), D(joule_high_pct),
     D(joule_low_pct), D(joule_headroom_pct), D(joule_min_gain_wh), D(joule_horizon_s),
-    D(joule_migration_w),
+    D(joule_migration_w), D(th2_dead_band_pct),
+    { "host_min_on_s", offsetof(struct policy_cfg, host_min_on_ns), 's' },
 };
 
 static int apply_set(struct policy_cfg *p, const char *kv)
