@@ -742,25 +742,20 @@ static void load_token(struct config *cfg, const config_setting_t *at, struct cf
 
 /* ---- the whole file ---- */
 
-/* Th2 and Th1 meet (issue 10 item 3): with th2_factor x 100 >= th1_pct - th2_dead_band_pct,
- * Th2 alone would fill the hosts that stay on into the dead band below Th1; the dead band is what
- * keeps a woken host from being emptied again at once. Allowed (a warning, not an error): the
- * run-time check holds either way. Silent at the built-in values (80, 0.8, 20), which are meant
- * to work that way (the papers' Th1 and Th2, joule's dead band). */
+/* Th2 and Th1 meet (issue 10 item 3): consolidation leaves the hosts that stay on at most at
+ * the lower of th2_factor x 100 and th1_pct - th2_dead_band_pct. If that ceiling is within
+ * CONFIG_TH_MARGIN_PCT points of Th1, a little more load wakes a host that the next round may
+ * empty again: consolidation and wake can alternate. Allowed (a warning, not an error): the
+ * run-time minimum on-time still limits how often. */
+#define CONFIG_TH_MARGIN_PCT 5.0
 static void check_th2_band(const config_setting_t *g, const struct config_policy *p,
                            struct cfg_errors *w)
 {
-    double band_pct = p->th1_pct - p->th2_dead_band_pct;
-    if (!(p->th2_factor * 100.0 >= band_pct - 1e-9))
+    double by_band = p->th1_pct - p->th2_dead_band_pct, by_th2 = p->th2_factor * 100.0;
+    double ceiling = by_th2 < by_band ? by_th2 : by_band;
+    if (p->th1_pct - ceiling >= CONFIG_TH_MARGIN_PCT - 1e-9)
         return;
-    struct config *def = xmalloc(sizeof *def);
-    config_defaults(def);
-    struct config_policy d = def->policy;
-    config_free(def);
-    if (p->th1_pct == d.th1_pct && p->th2_factor == d.th2_factor &&
-        p->th2_dead_band_pct == d.th2_dead_band_pct)
-        return;
-    const char *keys[] = { "th2_factor", "th1_pct", "th2_dead_band_pct" };
+    const char *keys[] = { "th2_dead_band_pct", "th2_factor", "th1_pct" };
     const config_setting_t *at = NULL;
     char others[160] = "";
     size_t used = 0;
@@ -780,12 +775,12 @@ static void check_th2_band(const config_setting_t *g, const struct config_policy
     if (used && used + 2 <= sizeof others)
         snprintf(others + used, sizeof others - used, ")");
     cfg_errors_addf(w, at ? at : g,
-                    "warning: th2_factor: %g x 100 >= th1_pct %g - th2_dead_band_pct %g = %g%%%s: "
-                    "Th2 alone would fill the hosts that stay on up to %g%%, inside the dead band "
-                    "below Th1; the dead band limits consolidation to %g%% (set th2_factor <= %g "
-                    "to make Th2 the limit)",
-                    p->th2_factor, p->th1_pct, p->th2_dead_band_pct, band_pct, others,
-                    p->th2_factor * 100.0, band_pct, band_pct / 100.0);
+                    "warning: consolidation may fill the hosts that stay on up to %g%% "
+                    "(th2_factor %g x 100, th1_pct %g - th2_dead_band_pct %g), less than %g "
+                    "points below th1_pct%s: consolidation and wake can alternate; raise "
+                    "th2_dead_band_pct or lower th2_factor",
+                    ceiling, p->th2_factor, p->th1_pct, p->th2_dead_band_pct,
+                    CONFIG_TH_MARGIN_PCT, others);
 }
 
 static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e,

@@ -317,37 +317,49 @@ static void config_keys_defaults_and_ranges(void **state)
     free(e);
 }
 
-/* th2_factor x 100 >= th1_pct - dead band: a warning (the config loads), file:line of the
- * settings given. The lab seed run's th1 60 / th2 0.5 with the default band (40 %) warns; so
- * do the papers' 80 / 0.8 with the band switched off (they meet at 80 %); 80 / 0.5 does not. */
+/* Consolidation's ceiling (the lower of th2_factor x 100 and th1_pct - dead band) less than 5
+ * points below Th1: a warning (the config loads), at file:line of the settings given. The
+ * papers' 80 / 0.8 with the band switched off meet at 80 %; a 3-point band is too thin; the
+ * lab seed run's 60 / 0.5 (ceiling 40 %), 80 / 0.5 and the built-in 80 / 0.8 / 20 (ceiling
+ * 60 %) are silent. */
 static void config_warns_when_thresholds_meet(void **state)
 {
     (void)state;
-    struct config *cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n  th1_pct = 60;\n"
-                                 "  th2_factor = 0.5;\n};\n" HOSTS_CFG);
+    struct config *cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n  th2_dead_band_pct = 0;\n};\n"
+                                 HOSTS_CFG);
     assert_non_null(cfg->warnings);
-    assert_non_null(strstr(cfg->warnings, "<string>:4: warning: th2_factor: 0.5 x 100 >= "
-                                          "th1_pct 60 - th2_dead_band_pct 20 = 40% (th1_pct at "
-                                          "line 3)"));
+    assert_non_null(strstr(cfg->warnings, "<string>:3: warning: consolidation may fill the hosts "
+                                          "that stay on up to 80% (th2_factor 0.8 x 100, th1_pct "
+                                          "80 - th2_dead_band_pct 0), less than 5 points below "
+                                          "th1_pct: consolidation and wake can alternate"));
     size_t lines = 0;
     for (const char *c = cfg->warnings; *c; c++)
         lines += *c == '\n';
     assert_int_equal(lines, 1);
     config_free(cfg);
-    cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n  th2_dead_band_pct = 0;\n};\n"
-                  HOSTS_CFG);
+    cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n  th2_dead_band_pct = 3;\n"
+                  "  th2_factor = 0.78;\n};\n" HOSTS_CFG);
     assert_non_null(cfg->warnings);
-    assert_non_null(strstr(cfg->warnings, "<string>:3: warning: th2_factor: 0.8 x 100 >= "
-                                          "th1_pct 80 - th2_dead_band_pct 0 = 80%"));
+    assert_non_null(strstr(cfg->warnings, "<string>:3: warning: consolidation may fill the hosts "
+                                          "that stay on up to 77% (th2_factor 0.78 x 100, "
+                                          "th1_pct 80 - th2_dead_band_pct 3), less than 5 points "
+                                          "below th1_pct (th2_factor at line 4)"));
     config_free(cfg);
-    cfg = load_ok("api = { listen = \"\"; };\npolicy = { th2_factor = 0.5; };\n" HOSTS_CFG);
-    assert_null(cfg->warnings);
-    config_free(cfg);
-    /* the example's explicit 80 / 0.8 / 20 are the built-in values: silent */
-    cfg = load_ok("api = { listen = \"\"; };\npolicy = { th1_pct = 80; th2_factor = 0.8; "
-                  "th2_dead_band_pct = 20; };\n" HOSTS_CFG);
-    assert_null(cfg->warnings);
-    config_free(cfg);
+    const char *silent[] = {
+        "api = { listen = \"\"; };\npolicy = {\n  th1_pct = 60;\n  th2_factor = 0.5;\n};\n",
+        "api = { listen = \"\"; };\npolicy = { th2_factor = 0.5; };\n",
+        "api = { listen = \"\"; };\npolicy = { th2_factor = 0.8; th2_dead_band_pct = 0; "
+        "th1_pct = 85; };\n",
+        "api = { listen = \"\"; };\npolicy = { th1_pct = 80; th2_factor = 0.8; "
+        "th2_dead_band_pct = 20; };\n",
+    };
+    for (size_t i = 0; i < sizeof silent / sizeof silent[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s", silent[i], HOSTS_CFG);
+        cfg = load_ok(text);
+        assert_null(cfg->warnings);
+        config_free(cfg);
+    }
 }
 
 int main(void)
