@@ -102,6 +102,12 @@ struct hypervisor_ops {
                     struct joule_err *err);                                          /* optional */
     void (*close)(void *state);   /* optional; idempotent */
     void (*destroy)(void *state); /* NULL-safe */
+    /* Added (monitor-parallel): connect/alive/sample of different instances may run at once on
+     * different threads (one call at a time per instance from the monitor; migrate, job_info and
+     * sample may still overlap on one instance from executor workers). false (the default):
+     * the monitor calls this driver inline on the loop thread, one host after another (the sim
+     * drivers share one sim_cluster and the simulated clock). */
+    bool thread_safe;
 };
 
 /* ---------------------------------------------------------------- meters (one per cluster) */

@@ -26,6 +26,8 @@ int hypervisor_new(const struct hypervisor_ops *ops, const struct config_host *h
 void hypervisor_free(struct hypervisor *h);
 int hypervisor_connect(struct hypervisor *h, struct joule_err *err);
 bool hypervisor_alive(struct hypervisor *h);
+/* Added (monitor-parallel): may this handle be sampled on a worker thread (ops->thread_safe)? */
+bool hypervisor_thread_safe(const struct hypervisor *h);
 int hypervisor_sample(struct hypervisor *h, struct hv_sample *out, struct joule_err *err);
 int hypervisor_migrate(struct hypervisor *h, const char *vm_uuid, const struct hv_migrate_dest *dest,
                        const struct hv_migrate_opts *opts, struct hv_migrate_result *res,

@@ -847,4 +847,5 @@ const struct hypervisor_ops hypervisor_libvirt_ops = {
     .job_info = lv_job_info,
     .close = lv_close,
     .destroy = lv_destroy,
+    .thread_safe = true, /* per-instance state under mu; libvirt's errors are per thread */
 };
