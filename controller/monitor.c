@@ -317,6 +317,25 @@ static int64_t wait_jobs(struct monitor *mon, int64_t deadline_real_ns)
     return real_mono_ns() - w0;
 }
 
+size_t monitor_drain(struct monitor *mon, int64_t timeout_ns)
+{
+    int64_t deadline = real_mono_ns() + timeout_ns;
+    struct timespec ts = { .tv_sec = deadline / JOULE_NS_PER_S,
+                           .tv_nsec = deadline % JOULE_NS_PER_S };
+    size_t n = mon->d.cfg->n_hosts, left;
+    pthread_mutex_lock(&mon->mu);
+    for (;;) {
+        left = 0;
+        for (size_t h = 0; h < n; h++)
+            left += mon->jobs[h].busy && !mon->jobs[h].done;
+        if (left == 0 || real_mono_ns() >= deadline)
+            break;
+        pthread_cond_timedwait(&mon->cv, &mon->mu, &ts);
+    }
+    pthread_mutex_unlock(&mon->mu);
+    return left;
+}
+
 /* ---------------------------------------------------------------- applying results */
 
 static void apply_failure(struct monitor *mon, size_t h, const struct joule_err *e,

@@ -72,6 +72,9 @@ void monitor_stats(const struct monitor *mon, struct monitor_stats *out);
  * drivers (default false: thread-safe drivers run on workers). Takes effect for samples started
  * after the call. */
 void monitor_set_inline(struct monitor *mon, bool inline_samples);
+/* Waits (wall time, at most timeout_ns) until no sample is in flight; returns how many still
+ * are. Their results stay for the next tick. For tests and orderly shutdowns. */
+size_t monitor_drain(struct monitor *mon, int64_t timeout_ns);
 /* A reloaded config with the same host list (SIGHUP): samples in flight stay with the monitor
  * (a hung host keeps at most one). `cfg` is borrowed and must outlive the monitor. */
 void monitor_set_config(struct monitor *mon, const struct config *cfg);
