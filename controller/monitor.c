@@ -476,7 +476,8 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
             o.hosts_lagging++;
             if (log_complain(&mon->lagging[h]))
                 JLOG_WARN("event=host_lagging host=%s in_flight_s=%.2f sample_timeout_s=%.3f",
-                          m->hosts[h].name, (double)in_flight / 1e9,
+                          m->hosts[h].name,
+                          (double)(clock_mono_ns(ck) - j->started_mono_ns) / 1e9,
                           (double)cfg->sample_timeout_ns / 1e9);
             if (in_flight >= cfg->sample_unreachable_ns && !sampled[h] &&
                 m->hosts[h].reachable) {
