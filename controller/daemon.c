@@ -1079,6 +1079,10 @@ void daemon_status(void *arg, bson_t *out)
     BSON_APPEND_INT64(&doc, "power_failed", (int64_t)d->st.power_failed);
     BSON_APPEND_DOUBLE(&doc, "loop_last_s", (double)d->st.last_tick_ns / 1e9);
     BSON_APPEND_DOUBLE(&doc, "loop_max_s", (double)d->st.max_tick_ns / 1e9);
+    struct monitor_stats ms;
+    monitor_stats(d->mon, &ms);
+    BSON_APPEND_INT64(&doc, "hosts_lagging", (int64_t)ms.hosts_lagging);
+    BSON_APPEND_INT64(&doc, "monitor_lagging", (int64_t)ms.lagging);
     bson_append_document_end(out, &doc);
     if (d->recent_n > 0) {
         const bson_t *last = d->recent[(d->recent_head + RECENT_PLANS - 1) % RECENT_PLANS];

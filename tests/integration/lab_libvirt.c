@@ -124,13 +124,17 @@ static int lab_open(struct lab *L, double cpus, const char *migration, const cha
     L->script = src;
     L->clock = clock_real();
     char *ua = uri_of('a'), *ub = uri_of('b');
+    /* the cases assert that every answering host is sampled in every 1 s tick; on this shared
+     * 2-core machine (sanitizers, parallel tests) a lab host's sample can take longer than the
+     * default wait (tick_s / 4 = 0.25 s), so the lab waits up to 0.9 s */
+    const char *wait = extra && strstr(extra, "sample_timeout_s") ? "" : "sample_timeout_s = 0.9;\n";
     char *text = xasprintf(
-        "cluster = \"lab\";\ntick_s = 1;\nload_window_s = 6;\napi = { listen = \"\"; };\n"
+        "cluster = \"lab\";\ntick_s = 1;\nload_window_s = 6;\napi = { listen = \"\"; };\n%s"
         "policy = { consolidate = \"never\"; vm_cooldown_s = 600; };\n"
         "migration = { %s };\n%s\n"
         "hosts = ( { name = \"a\"; uri = \"%s\"; migration_uri = \"qemu+tcp://10.213.0.1/system\"; cpus = %.3f; },\n"
         "          { name = \"b\"; uri = \"%s\"; migration_uri = \"qemu+tcp://10.213.0.2/system\"; cpus = %.3f; } );\n",
-        migration ? migration : "", extra ? extra : "", ua, cpus, ub, cpus);
+        wait, migration ? migration : "", extra ? extra : "", ua, cpus, ub, cpus);
     free(ua);
     free(ub);
     char *errors = NULL;
@@ -671,13 +675,16 @@ static int case_hang(void)
     frozen = true;
     t0 = mono_s();
     next = 0;
-    double worst = 0, unreach_at = -1;
+    double worst = 0, worst_later = 0, unreach_at = -1;
     size_t n_ticks = 0, lagging_ticks = 0, late = 0;
     while (mono_s() - t0 < 16) {
         tick_wait(&L, &next);
         double a = mono_s();
         tick(&L, &o);
-        worst = fmax(worst, mono_s() - a);
+        double took_tick = mono_s() - a;
+        worst = fmax(worst, took_tick);
+        if (n_ticks > 0) /* the first tick waits sample_timeout_s for a; later ones do not */
+            worst_later = fmax(worst_later, took_tick);
         n_ticks++;
         lagging_ticks += o.hosts_lagging;
         late += o.late_applied;
@@ -694,11 +701,11 @@ static int case_hang(void)
     CHECK(late >= 1, "a's blocked sample ended in the background (keepalive) and was applied");
     struct monitor_stats ms;
     monitor_stats(L.mon, &ms);
-    printf("measure: concurrent sampling (after): host a frozen -> longest tick %.2f s over %zu "
-           "ticks in 16 s (b sampled in each), a lagging in %zu, unreachable after %.2f s, "
-           "sample_timeout_s %.2f\n",
-           worst, n_ticks, lagging_ticks, unreach_at,
-           (double)L.cfg->sample_timeout_ns / 1e9);
+    printf("measure: concurrent sampling (after): host a frozen -> longest tick %.2f s "
+           "(sample_timeout_s %.2f), later ticks at most %.2f s, over %zu ticks in 16 s "
+           "(b sampled in each), a lagging in %zu, unreachable after %.2f s\n",
+           worst, (double)L.cfg->sample_timeout_ns / 1e9, worst_later, n_ticks, lagging_ticks,
+           unreach_at);
     CHECK(run("'%s' thaw-daemon a", L.script) == 0, "thaw-daemon a");
     frozen = false;
     CHECK(hang_recover(&L, "jt-hang", &took) == 0, "a recovers");
