@@ -18,6 +18,8 @@
 
 #define MAX_HOSTS 4096
 #define MAX_DURATION_S (366.0 * 24 * 3600)
+#define SAMPLE_TIMEOUT_TICK_DIVISOR 4 /* default sample_timeout_s = tick_s / 4 */
+#define SAMPLE_TIMEOUT_MIN_S 0.001
 
 static const char *const mode_names[] = { "auto", "dry-run", NULL };
 static const char *const algorithm_names[] = { "threshold", "joule", "thr-mmt", "lr-mmt", NULL };
@@ -41,7 +43,8 @@ const char *config_meter_protocol_name(enum config_meter_protocol p) { return pr
 static const char *const top_keys[] = {
     "cluster", "mode", "log_level", "tick_s", "load_window_s", "periodic_s", "policy",
     "schedule", "migration", "meter", "store", "api", "secrets_file", "excluded_hosts",
-    "pinned_vms", "excluded_vms", "hosts", "sim", NULL
+    "pinned_vms", "excluded_vms", "hosts", "sim",
+    "sample_timeout_s", "sample_unreachable_s", NULL
 };
 static const char *const policy_keys[] = {
     "algorithm", "th1_pct", "th2_factor", "overload_pct", "balance_gap_pct",
@@ -154,6 +157,9 @@ void config_defaults(struct config *cfg)
 
     cfg->sim.time_factor = 1;
     cfg->sim.migration_mibps = 1000;
+
+    cfg->sample_timeout_ns = cfg->tick_ns / SAMPLE_TIMEOUT_TICK_DIVISOR;
+    cfg->sample_unreachable_ns = cfg->tick_ns;
 }
 
 static void host_free(struct config_host *h)
@@ -783,6 +789,36 @@ static void check_th2_band(const config_setting_t *g, const struct config_policy
                     CONFIG_TH_MARGIN_PCT, others);
 }
 
+/* sample_timeout_s (0 < t <= tick_s) and sample_unreachable_s (>= sample_timeout_s); both
+ * follow tick_s unless set. */
+static void parse_sampling(const config_setting_t *root, struct config *cfg, struct cfg_errors *e)
+{
+    const config_setting_t *st = config_setting_get_member(root, "sample_timeout_s");
+    const config_setting_t *su = config_setting_get_member(root, "sample_unreachable_s");
+    cfg->sample_timeout_ns = cfg->tick_ns / SAMPLE_TIMEOUT_TICK_DIVISOR;
+    cfg->sample_unreachable_ns = cfg->tick_ns;
+    double tick_s = (double)cfg->tick_ns / JOULE_NS_PER_S;
+    double v;
+    if (st && cfg_get_double(root, "sample_timeout_s", SAMPLE_TIMEOUT_MIN_S, MAX_DURATION_S, &v, e)) {
+        if (v > tick_s)
+            cfg_errors_addf(e, st, "sample_timeout_s: %g s is longer than tick_s %g s (%g..tick_s)",
+                            v, tick_s, SAMPLE_TIMEOUT_MIN_S);
+        else
+            cfg->sample_timeout_ns = (int64_t)llround(v * (double)JOULE_NS_PER_S);
+    }
+    if (su && cfg_get_double(root, "sample_unreachable_s", SAMPLE_TIMEOUT_MIN_S, MAX_DURATION_S, &v,
+                             e)) {
+        int64_t ns = (int64_t)llround(v * (double)JOULE_NS_PER_S);
+        if (ns < cfg->sample_timeout_ns)
+            cfg_errors_addf(e, su,
+                            "sample_unreachable_s: %g s is shorter than sample_timeout_s %g s "
+                            "(at least sample_timeout_s)",
+                            v, (double)cfg->sample_timeout_ns / JOULE_NS_PER_S);
+        else
+            cfg->sample_unreachable_ns = ns;
+    }
+}
+
 static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e,
                        struct cfg_errors *w)
 {
@@ -820,6 +856,7 @@ static void parse_root(config_t *c, struct config *cfg, struct cfg_errors *e,
                         "load_window_s: %g s is shorter than tick_s %g s",
                         (double)cfg->load_window_ns / JOULE_NS_PER_S,
                         (double)cfg->tick_ns / JOULE_NS_PER_S);
+    parse_sampling(root, cfg, e);
 
     const config_setting_t *g = get_group(root, "policy", policy_keys, e);
     if (g) {

@@ -257,6 +257,11 @@ struct config {
      * one "file:line: warning: key: what" per line; NULL if nothing. jouled logs it (WARN) at
      * start and reload, --check-config and joulectl check-config print it. */
     char *warnings;
+    /* Added (monitor-parallel): host sampling runs one worker per host; a tick waits at most
+     * sample_timeout_ns for them (default tick_s / 4), and a host whose sample is still in
+     * flight after sample_unreachable_ns (default tick_s) is marked unreachable. */
+    int64_t sample_timeout_ns;
+    int64_t sample_unreachable_ns;
 };
 
 /* Fills a config with every default (no hosts). */

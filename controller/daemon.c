@@ -787,32 +787,19 @@ int daemon_reload(struct daemon *d, struct config *cfg, struct joule_err *err)
     if (d->running)
         return joule_err_set(err, JOULE_EBUSY, "a plan is running: reload again when it is done");
     /* drivers, the power state machine and the store keep the settings they were created with
-     * (they borrow the old config, kept until exit); everything read per tick takes the new one */
-    struct monitor *mon = NULL;
+     * (they borrow the old config, kept until exit); everything read per tick takes the new one.
+     * The monitors stay (a sample still in flight on a hung host stays theirs) and take the new
+     * config. */
     struct executor *ex = NULL;
-    struct monitor_deps md = { .cfg = cfg, .model = d->model, .hv = d->hv, .meter = d->meter,
-                               .clock = d->clock, .store = d->store };
-    struct monitor *mon_sub = NULL;
-    int rc = monitor_new(&md, &mon, err);
-    if (rc < 0)
-        return rc;
-    md.store = NULL;
-    if (d->sim && (rc = monitor_new(&md, &mon_sub, err)) < 0) {
-        monitor_free(mon);
-        return rc;
-    }
     struct executor_deps ed = { .cfg = cfg, .model = d->model, .hv = d->hv, .power = d->pc,
                                 .clock = d->clock, .synchronous = d->sim != NULL };
-    if ((rc = executor_new(&ed, &ex, err)) < 0) {
-        monitor_free(mon);
-        monitor_free(mon_sub);
+    int rc = executor_new(&ed, &ex, err);
+    if (rc < 0)
         return rc;
-    }
-    monitor_free(d->mon);
-    monitor_free(d->mon_sub);
-    d->mon_sub = mon_sub;
+    monitor_set_config(d->mon, cfg);
+    if (d->mon_sub)
+        monitor_set_config(d->mon_sub, cfg);
     executor_free(d->ex);
-    d->mon = mon;
     d->ex = ex;
     d->old_cfgs = xrealloc(d->old_cfgs, (d->n_old + 1) * sizeof *d->old_cfgs);
     d->old_cfgs[d->n_old++] = d->cfg;
@@ -986,6 +973,23 @@ void daemon_metrics(void *arg, struct strbuf *sb)
     api_metric_family(sb, "joule_store_spool_documents", "gauge",
                       "Documents spooled locally, waiting for the database.");
     api_metric(sb, "joule_store_spool_documents", "", d->store ? (double)store_spool_depth(d->store) : 0);
+    struct monitor_stats ms;
+    monitor_stats(d->mon, &ms);
+    api_metric_family(sb, "joule_monitor_hosts_lagging", "gauge",
+                      "Hosts whose sample was still in flight when the last tick stopped waiting.");
+    api_metric(sb, "joule_monitor_hosts_lagging", "", (double)ms.hosts_lagging);
+    api_metric_family(sb, "joule_monitor_lagging_total", "counter",
+                      "Host-ticks a host's sample was still in flight at the tick's deadline.");
+    api_metric(sb, "joule_monitor_lagging_total", "", (double)ms.lagging);
+    api_metric_family(sb, "joule_monitor_stuck_total", "counter",
+                      "Host-ticks a host counted unreachable for a sample in flight too long.");
+    api_metric(sb, "joule_monitor_stuck_total", "", (double)ms.stuck);
+    api_metric_family(sb, "joule_monitor_late_samples_total", "counter",
+                      "Samples that came back after their tick, applied (fresh) or dropped.");
+    api_metric(sb, "joule_monitor_late_samples_total", "result=\"applied\"",
+               (double)ms.late_applied);
+    api_metric(sb, "joule_monitor_late_samples_total", "result=\"dropped\"",
+               (double)ms.late_dropped);
     api_metric_family(sb, "joule_loop_duration_seconds", "summary", "Wall time of one loop tick.");
     api_metric(sb, "joule_loop_duration_seconds_sum", "", (double)d->st.sum_tick_ns / 1e9);
     api_metric(sb, "joule_loop_duration_seconds_count", "", (double)d->st.ticks);
@@ -1077,6 +1081,10 @@ void daemon_status(void *arg, bson_t *out)
     BSON_APPEND_INT64(&doc, "power_failed", (int64_t)d->st.power_failed);
     BSON_APPEND_DOUBLE(&doc, "loop_last_s", (double)d->st.last_tick_ns / 1e9);
     BSON_APPEND_DOUBLE(&doc, "loop_max_s", (double)d->st.max_tick_ns / 1e9);
+    struct monitor_stats ms;
+    monitor_stats(d->mon, &ms);
+    BSON_APPEND_INT64(&doc, "hosts_lagging", (int64_t)ms.hosts_lagging);
+    BSON_APPEND_INT64(&doc, "monitor_lagging", (int64_t)ms.lagging);
     bson_append_document_end(out, &doc);
     if (d->recent_n > 0) {
         const bson_t *last = d->recent[(d->recent_head + RECENT_PLANS - 1) % RECENT_PLANS];

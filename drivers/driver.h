@@ -105,6 +105,12 @@ struct hypervisor_ops {
     /* Optional: the host is expected back (it is being powered on), so the next connect()
      * tries at once instead of after the reconnect backoff. */
     void (*retry_soon)(void *state);
+    /* Added (monitor-parallel): connect/alive/sample of different instances may run at once on
+     * different threads (one call at a time per instance from the monitor; migrate, job_info and
+     * sample may still overlap on one instance from executor workers). false (the default):
+     * the monitor calls this driver inline on the loop thread, one host after another (the sim
+     * drivers share one sim_cluster and the simulated clock). */
+    bool thread_safe;
 };
 
 /* ---------------------------------------------------------------- meters (one per cluster) */

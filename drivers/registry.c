@@ -116,6 +116,10 @@ void registry_describe(char *buf, size_t n)
 
 /* ---- handles ---- */
 
+/* Handles are used from several threads at once (monitor sample workers, executor migration
+ * workers, power jobs): the call counter is the wrappers' only own state, so it is atomic. */
+#define CALL_COUNT(h) __atomic_fetch_add(&(h)->calls, 1UL, __ATOMIC_RELAXED)
+
 #define PREFIXED(rc, id)                                                                           \
     ((rc) < 0 ? joule_err_prefix(err, (rc), "%s: ", (id)) : (rc))
 
@@ -147,7 +151,7 @@ void hypervisor_free(struct hypervisor *h)
 
 int hypervisor_connect(struct hypervisor *h, struct joule_err *err)
 {
-    h->calls++;
+    CALL_COUNT(h);
     int rc = h->ops->connect(h->state, err);
     return PREFIXED(rc, h->id);
 }
@@ -159,10 +163,11 @@ void hypervisor_retry_soon(struct hypervisor *h)
     if (h->ops->retry_soon)
         h->ops->retry_soon(h->state);
 }
+bool hypervisor_thread_safe(const struct hypervisor *h) { return h->ops->thread_safe; }
 
 int hypervisor_sample(struct hypervisor *h, struct hv_sample *out, struct joule_err *err)
 {
-    h->calls++;
+    CALL_COUNT(h);
     int rc = h->ops->sample(h->state, out, err);
     return PREFIXED(rc, h->id);
 }
@@ -171,7 +176,7 @@ int hypervisor_migrate(struct hypervisor *h, const char *vm_uuid, const struct h
                        const struct hv_migrate_opts *opts, struct hv_migrate_result *res,
                        struct joule_err *err)
 {
-    h->calls++;
+    CALL_COUNT(h);
     int rc = h->ops->migrate(h->state, vm_uuid, dest, opts, res, err);
     return PREFIXED(rc, h->id);
 }
@@ -180,7 +185,7 @@ int hypervisor_abort_migration(struct hypervisor *h, const char *vm_uuid, struct
 {
     if (!h->ops->abort_migration)
         return joule_err_set(err, JOULE_ENOTSUP, "%s: abort is not supported", h->id);
-    h->calls++;
+    CALL_COUNT(h);
     int rc = h->ops->abort_migration(h->state, vm_uuid, err);
     return PREFIXED(rc, h->id);
 }
@@ -190,7 +195,7 @@ int hypervisor_job_info(struct hypervisor *h, const char *vm_uuid, struct hv_job
 {
     if (!h->ops->job_info)
         return joule_err_set(err, JOULE_ENOTSUP, "%s: job info is not supported", h->id);
-    h->calls++;
+    CALL_COUNT(h);
     int rc = h->ops->job_info(h->state, vm_uuid, out, err);
     return PREFIXED(rc, h->id);
 }
@@ -223,7 +228,7 @@ void meter_free(struct meter *m)
 
 int meter_open(struct meter *m, struct joule_err *err)
 {
-    m->calls++;
+    CALL_COUNT(m);
     int rc = m->ops->open(m->state, err);
     return PREFIXED(rc, m->id);
 }
@@ -231,7 +236,7 @@ int meter_open(struct meter *m, struct joule_err *err)
 int meter_poll(struct meter *m, struct meter_reading *out, size_t max, int timeout_ms,
                struct joule_err *err)
 {
-    m->calls++;
+    CALL_COUNT(m);
     int rc = m->ops->poll(m->state, out, max, timeout_ms, err);
     return PREFIXED(rc, m->id);
 }
@@ -271,14 +276,14 @@ int power_status(struct power *p, enum power_hw *out, struct joule_err *err)
 {
     if (!p->ops->status)
         return joule_err_set(err, JOULE_ENOTSUP, "%s: status is not supported", p->id);
-    p->calls++;
+    CALL_COUNT(p);
     int rc = p->ops->status(p->state, out, err);
     return PREFIXED(rc, p->id);
 }
 
 int power_on(struct power *p, struct joule_err *err)
 {
-    p->calls++;
+    CALL_COUNT(p);
     int rc = p->ops->on(p->state, err);
     return PREFIXED(rc, p->id);
 }
@@ -287,7 +292,7 @@ int power_off(struct power *p, bool hard, struct joule_err *err)
 {
     if (!p->ops->off)
         return joule_err_set(err, JOULE_ENOTSUP, "%s: power off is not supported", p->id);
-    p->calls++;
+    CALL_COUNT(p);
     int rc = p->ops->off(p->state, hard, err);
     return PREFIXED(rc, p->id);
 }
@@ -296,7 +301,7 @@ int power_read_watts(struct power *p, double *watts, struct joule_err *err)
 {
     if (!p->ops->read_watts)
         return joule_err_set(err, JOULE_ENOTSUP, "%s: power reading is not supported", p->id);
-    p->calls++;
+    CALL_COUNT(p);
     int rc = p->ops->read_watts(p->state, watts, err);
     return PREFIXED(rc, p->id);
 }
@@ -329,7 +334,7 @@ void store_free(struct store *s)
 
 int store_open(struct store *s, struct joule_err *err)
 {
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->open(s->state, err);
     return PREFIXED(rc, s->id);
 }
@@ -337,7 +342,7 @@ int store_open(struct store *s, struct joule_err *err)
 int store_insert(struct store *s, const char *collection, const bson_t *const *docs, size_t n,
                  struct joule_err *err)
 {
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->insert(s->state, collection, docs, n, err);
     return PREFIXED(rc, s->id);
 }
@@ -345,7 +350,7 @@ int store_insert(struct store *s, const char *collection, const bson_t *const *d
 int store_upsert(struct store *s, const char *collection, const bson_t *selector,
                  const bson_t *doc, struct joule_err *err)
 {
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->upsert(s->state, collection, selector, doc, err);
     return PREFIXED(rc, s->id);
 }
@@ -353,7 +358,7 @@ int store_upsert(struct store *s, const char *collection, const bson_t *selector
 int store_lease(struct store *s, const char *cluster, const char *holder, int64_t now_ns,
                 int64_t ttl_ns, bool *held, struct joule_err *err)
 {
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->lease(s->state, cluster, holder, now_ns, ttl_ns, held, err);
     return PREFIXED(rc, s->id);
 }
@@ -362,7 +367,7 @@ int store_flush(struct store *s, struct joule_err *err)
 {
     if (!s->ops->flush)
         return 0;
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->flush(s->state, err);
     return PREFIXED(rc, s->id);
 }
@@ -377,7 +382,7 @@ int store_expire(struct store *s, const char *collection, const char *field, int
 {
     if (!s->ops->expire)
         return 0;
-    s->calls++;
+    CALL_COUNT(s);
     int rc = s->ops->expire(s->state, collection, field, before_ns, max_docs, err);
     return PREFIXED(rc, s->id);
 }

@@ -28,6 +28,8 @@ int hypervisor_connect(struct hypervisor *h, struct joule_err *err);
 bool hypervisor_alive(struct hypervisor *h);
 /* The host is being powered on: its next connect attempt should not wait for the backoff. */
 void hypervisor_retry_soon(struct hypervisor *h);
+/* Added (monitor-parallel): may this handle be sampled on a worker thread (ops->thread_safe)? */
+bool hypervisor_thread_safe(const struct hypervisor *h);
 int hypervisor_sample(struct hypervisor *h, struct hv_sample *out, struct joule_err *err);
 int hypervisor_migrate(struct hypervisor *h, const char *vm_uuid, const struct hv_migrate_dest *dest,
                        const struct hv_migrate_opts *opts, struct hv_migrate_result *res,

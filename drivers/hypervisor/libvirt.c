@@ -19,9 +19,12 @@
  *   A watcher thread reads the job's progress every LV_PROGRESS_MS and, when opts->timeout_ns
  *   passes, calls virDomainAbortJob: the migrate call then fails and the VM stays on its source.
  *
- * Thread safety: sample() runs on the controller's loop thread while migrate() runs on executor
- * workers; libvirt connections are thread-safe, and `conn` is swapped under `mu` and used
- * through a reference (virConnectRef) so a reconnect never frees a connection in use. */
+ * Thread safety: connect() and sample() run on the monitor's per-host worker threads (one call
+ * per instance at a time) while migrate(), job_info() and sample() run on executor workers;
+ * libvirt connections are thread-safe, libvirt's last error is per thread (vir_fail reads it on
+ * the calling thread), and `conn` is swapped under `mu` and used through a reference
+ * (virConnectRef) so a reconnect never frees a connection in use. The instances share only the
+ * event loop (refcounted under loop_mu). Hence .thread_safe = true. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <pthread.h>
@@ -861,4 +864,5 @@ const struct hypervisor_ops hypervisor_libvirt_ops = {
     .close = lv_close,
     .destroy = lv_destroy,
     .retry_soon = lv_retry_soon,
+    .thread_safe = true, /* per-instance state under mu; libvirt's errors are per thread */
 };

@@ -176,4 +176,5 @@ const struct hypervisor_ops hypervisor_sim_ops = {
     .migrate = hv_sim_migrate,
     .close = hv_sim_close,
     .destroy = hv_sim_destroy,
+    .thread_safe = false, /* all instances share one sim_cluster and the simulated clock */
 };

@@ -257,7 +257,7 @@ static void test_metrics_from_running_daemon_pass_promtool(void **state)
     for (const char *m = "joule_host_load_percent\0joule_host_watts\0joule_host_power_state\0"
                          "joule_migrations_total\0joule_power_actions_total\0"
                          "joule_meter_frames_total\0joule_store_spool_documents\0"
-                         "joule_loop_duration_seconds_count\0";
+                         "joule_loop_duration_seconds_count\0joule_monitor_lagging_total\0";
          *m; m += strlen(m) + 1)
         if (!strstr(r.body, m))
             fail_msg("/metrics lacks %s", m);
