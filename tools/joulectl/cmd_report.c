@@ -367,6 +367,32 @@ typedef int (*row_fn)(struct rep_ctx *c, const bson_t *row, void *arg);
 
 /* Runs [ {$match: match}, {$group: {_id: id, v: {$sum: sum}}}, {$sort: {_id: 1}} ]; `id` and
  * `sum` are appended by the callers' builders below. */
+/* The end of one find over collection NAME: the cursor's error becomes "NAME: message" in
+ * c->err, the cursor, filter, options (may be NULL) and collection are freed; then, if
+ * time_field is given and all went well, the cluster's documents without a date in time_field
+ * (which the range filter cannot see) are added to *skipped. */
+static int find_done(struct rep_ctx *c, const char *name, mongoc_cursor_t *cur, bson_t *f,
+                     bson_t *opts, mongoc_collection_t *col, const char *time_field,
+                     int64_t *skipped)
+{
+    bson_error_t be;
+    int rc = 0;
+    if (mongoc_cursor_error(cur, &be)) {
+        snprintf(c->err, sizeof c->err, "%s: %s", name, be.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    if (opts)
+        bson_destroy(opts);
+    bson_destroy(f);
+    mongoc_collection_destroy(col);
+    int64_t undated = 0;
+    if (rc == 0 && time_field &&
+        (rc = count_malformed(c, name, time_field, NULL, 0, &undated)) == 0)
+        *skipped += undated;
+    return rc;
+}
+
 static int aggregate(struct rep_ctx *c, const char *name, bson_t *pipeline, row_fn fn, void *arg)
 {
     mongoc_collection_t *col = coll(c, name);
@@ -556,16 +582,7 @@ static int query_hosts(struct rep_ctx *c, struct report *r)
         }
         r->hosts[host_index(r, name)].idle_w = idle;
     }
-    bson_error_t be;
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &be)) {
-        snprintf(c->err, sizeof c->err, "hosts: %s", be.message);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(f);
-    mongoc_collection_destroy(col);
-    return rc;
+    return find_done(c, "hosts", cur, f, NULL, col, NULL, NULL);
 }
 
 struct savings_acc {
@@ -673,18 +690,7 @@ static int query_migrations(struct rep_ctx *c, struct report *r)
                 r->mig_failed++;
         }
     }
-    bson_error_t be;
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &be)) {
-        snprintf(c->err, sizeof c->err, "migrations: %s", be.message);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(f);
-    mongoc_collection_destroy(col);
-    int64_t undated = 0;
-    if (rc == 0 && (rc = count_malformed(c, "migrations", "start", NULL, 0, &undated)) == 0)
-        r->skipped_migrations += undated;
+    int rc = find_done(c, "migrations", cur, f, NULL, col, "start", &r->skipped_migrations);
     sort(r->mig_dur, r->n_mig_dur, sizeof *r->mig_dur, cmp_double);
     return rc;
 }
@@ -726,19 +732,7 @@ static int query_power_actions(struct rep_ctx *c, struct report *r)
         xgrow((void **)&r->marks, &r->cap_marks, r->n_marks + 1, sizeof *r->marks);
         r->marks[r->n_marks++] = (struct rep_mark){ start, on, ok, h };
     }
-    bson_error_t be;
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &be)) {
-        snprintf(c->err, sizeof c->err, "power_actions: %s", be.message);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
-    bson_destroy(f);
-    mongoc_collection_destroy(col);
-    int64_t undated = 0;
-    if (rc == 0 && (rc = count_malformed(c, "power_actions", "start", NULL, 0, &undated)) == 0)
-        r->skipped_actions += undated;
+    int rc = find_done(c, "power_actions", cur, f, opts, col, "start", &r->skipped_actions);
     sort(r->pa_dur, r->n_pa_dur, sizeof *r->pa_dur, cmp_double);
     return rc;
 }
@@ -800,20 +794,7 @@ static int query_host_states(struct rep_ctx *c, struct report *r)
         xgrow((void **)&r->states, &r->cap_states, r->n_states + 1, sizeof *r->states);
         r->states[r->n_states++] = (struct rep_state){ h, t, st };
     }
-    bson_error_t be;
-    int rc = 0;
-    if (mongoc_cursor_error(cur, &be)) {
-        snprintf(c->err, sizeof c->err, "host_samples: %s", be.message);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
-    bson_destroy(f);
-    mongoc_collection_destroy(col);
-    int64_t undated = 0;
-    if (rc == 0 && (rc = count_malformed(c, "host_samples", "t", NULL, 0, &undated)) == 0)
-        r->skipped_host_samples += undated;
-    return rc;
+    return find_done(c, "host_samples", cur, f, opts, col, "t", &r->skipped_host_samples);
 }
 
 static int cmp_str_ptr(const void *a, const void *b)
