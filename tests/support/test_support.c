@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/policy.h"
+#include "snapshot_json.h"
 #include "util/xalloc.h"
 
 bool joule_test_ci(void)
@@ -76,4 +78,29 @@ char *joule_test_source_path(const char *rel)
 {
     const char *src = getenv("JOULE_SOURCE_DIR");
     return xasprintf("%s/%s", src ? src : JOULE_SOURCE_DIR_DEFAULT, rel);
+}
+
+struct snapshot_doc *joule_test_snapshot(const char *json)
+{
+    struct snapshot_doc *d = NULL;
+    struct joule_err err = { 0 };
+    if (snapshot_json_parse(json, strlen(json), "test", &d, &err) < 0)
+        fail_msg("%s", err.msg);
+    return d;
+}
+
+void joule_test_plan(struct snapshot_doc *d, struct plan *p)
+{
+    struct joule_err err = { 0 };
+    plan_init(p);
+    if (policy_run(&d->cfg, &d->snap, p, &err) < 0)
+        fail_msg("%s", err.msg);
+}
+
+int joule_test_snapshot_host(const struct snapshot_doc *d, const char *name)
+{
+    for (size_t i = 0; i < d->snap.n_hosts; i++)
+        if (!strcmp(d->snap.hosts[i].name, name))
+            return (int)i;
+    return -2;
 }

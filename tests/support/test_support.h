@@ -23,4 +23,14 @@ char *joule_test_write_file(const char *dir, const char *name, const char *text,
 /* Path under the source tree ($JOULE_SOURCE_DIR or the compiled-in one). Caller frees. */
 char *joule_test_source_path(const char *rel);
 
+/* Policy tests on hand-written snapshot JSON (controller/snapshot_json.h): a parse or policy
+ * error fails the test with its message. */
+struct snapshot_doc;
+struct plan;
+struct snapshot_doc *joule_test_snapshot(const char *json);
+/* plan_init(p), then one policy_run with the document's own policy settings */
+void joule_test_plan(struct snapshot_doc *d, struct plan *p);
+/* index of the host called `name` in d's snapshot, -2 if none */
+int joule_test_snapshot_host(const struct snapshot_doc *d, const char *name);
+
 #endif

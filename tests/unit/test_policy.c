@@ -21,44 +21,19 @@
 #define NOW_NS 100000000000000LL /* 100000 s */
 #define NOW "\"now_ns\": 100000000000000, "
 
-static struct snapshot_doc *parse(const char *json)
-{
-    struct snapshot_doc *d = NULL;
-    struct joule_err err = { 0 };
-    if (snapshot_json_parse(json, strlen(json), "test", &d, &err) < 0)
-        fail_msg("%s", err.msg);
-    return d;
-}
-
-static void run(struct snapshot_doc *d, struct plan *p)
-{
-    struct joule_err err = { 0 };
-    plan_init(p);
-    if (policy_run(&d->cfg, &d->snap, p, &err) < 0)
-        fail_msg("%s", err.msg);
-}
-
-static int host(const struct snapshot_doc *d, const char *name)
-{
-    for (size_t i = 0; i < d->snap.n_hosts; i++)
-        if (!strcmp(d->snap.hosts[i].name, name))
-            return (int)i;
-    return -2;
-}
-
 static void assert_power(const struct snapshot_doc *d, const struct plan_action *a,
                          enum plan_action_kind kind, enum plan_reason reason, const char *h)
 {
     assert_int_equal(a->kind, kind);
     assert_int_equal(a->reason, reason);
-    assert_int_equal(a->host, host(d, h));
+    assert_int_equal(a->host, joule_test_snapshot_host(d, h));
 }
 
 /* Peak: 8 cores expected must fit under 80% -> 10 cores; A gives 4; wake in order priority,
  * idle watts: D (prio 0), then C (prio 1, 50 W) -> 12 cores. B (prio 1, 70 W) stays off. */
 static void peak_wakes_enough_in_priority_order(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"expected_load_cores\": 8, \"consolidation_allowed\": true, \"hosts\": ["
         HOST("A", "on", 50, "") ","
         HOST("B", "off", 0, ", \"priority\": 1, \"idle_w\": 70, \"off_since_ns\": 0") ","
@@ -67,7 +42,7 @@ static void peak_wakes_enough_in_priority_order(void **state)
         "], \"vms\": ["
         VM("v1", "A", 2.0) "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 2);
     assert_power(d, &p.actions[0], PLAN_ACTION_POWER_ON, PLAN_REASON_PEAK_WAKE, "D");
     assert_power(d, &p.actions[1], PLAN_ACTION_POWER_ON, PLAN_REASON_PEAK_WAKE, "C");
@@ -79,7 +54,7 @@ static void peak_wakes_enough_in_priority_order(void **state)
 /* Same, C powered off 10 minutes ago (< host_min_off 30 min): D then B. */
 static void peak_skips_recently_off_host(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"expected_load_cores\": 8, \"hosts\": ["
         HOST("A", "on", 50, "") ","
         HOST("B", "off", 0, ", \"priority\": 1, \"idle_w\": 70, \"off_since_ns\": 0") ","
@@ -87,7 +62,7 @@ static void peak_skips_recently_off_host(void **state)
              ", \"priority\": 1, \"idle_w\": 50, \"off_since_ns\": 99400000000000") ","
         HOST("D", "off", 0, ", \"priority\": 0, \"idle_w\": 90, \"off_since_ns\": 0") "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 2);
     assert_power(d, &p.actions[0], PLAN_ACTION_POWER_ON, PLAN_REASON_PEAK_WAKE, "D");
     assert_power(d, &p.actions[1], PLAN_ACTION_POWER_ON, PLAN_REASON_PEAK_WAKE, "B");
@@ -98,11 +73,11 @@ static void peak_skips_recently_off_host(void **state)
 /* Th1 needs it: the only host left was powered off a minute ago; it is woken anyway. */
 static void th1_wakes_recently_off_host(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"hosts\": [" HOST("A", "on", 90, "") "," HOST("B", "on", 90, "") ","
         HOST("C", "off", 0, ", \"off_since_ns\": 99940000000000") "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 1);
     assert_power(d, &p.actions[0], PLAN_ACTION_POWER_ON, PLAN_REASON_TH1_WAKE, "C");
     plan_free(&p);
@@ -114,20 +89,20 @@ static void th1_wakes_recently_off_host(void **state)
  * one waking host of 1 core: 12 / 13 = 92% > 80 -> wake one more (D). */
 static void waking_host_counts_as_capacity(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"hosts\": [" HOST("A", "on", 95, "") "," HOST("B", "on", 95, "") ","
         HOST("C", "waking", 0, "") "," HOST("D", "off", 0, "") "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 0);
     plan_free(&p);
     snapshot_doc_free(d);
 
-    d = parse("{" NOW "\"hosts\": [" HOST("A", "on", 100, "") "," HOST("B", "on", 100, "") ","
-              HOST("C", "on", 100, "") "," HOST("W", "waking", 0, "") "," HOST("D", "off", 0, "")
-              "]}");
-    d->snap.hosts[host(d, "W")].cpus = 1;
-    run(d, &p);
+    d = joule_test_snapshot("{" NOW "\"hosts\": [" HOST("A", "on", 100, "") ","
+                            HOST("B", "on", 100, "") "," HOST("C", "on", 100, "") ","
+                            HOST("W", "waking", 0, "") "," HOST("D", "off", 0, "") "]}");
+    d->snap.hosts[joule_test_snapshot_host(d, "W")].cpus = 1;
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 1);
     assert_power(d, &p.actions[0], PLAN_ACTION_POWER_ON, PLAN_REASON_TH1_WAKE, "D");
     plan_free(&p);
@@ -137,12 +112,12 @@ static void waking_host_counts_as_capacity(void **state)
 /* min_active_hosts 3 with one active: wake two (MIN_HOSTS); Th2 is then skipped. */
 static void min_hosts_wakes(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"min_active_hosts\": 3, \"consolidation_allowed\": true, \"hosts\": ["
         HOST("A", "on", 5, "") "," HOST("B", "off", 0, "") "," HOST("C", "off", 0, "") ","
         HOST("E", "off", 0, ", \"excluded\": true, \"priority\": -1") "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 2);
     assert_power(d, &p.actions[0], PLAN_ACTION_POWER_ON, PLAN_REASON_MIN_HOSTS, "B");
     assert_power(d, &p.actions[1], PLAN_ACTION_POWER_ON, PLAN_REASON_MIN_HOSTS, "C");
@@ -153,11 +128,11 @@ static void min_hosts_wakes(void **state)
 /* The only off host is excluded: Th1 has nothing to wake -> alert. */
 static void excluded_host_never_woken(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"hosts\": [" HOST("A", "on", 90, "") ","
         HOST("E", "off", 0, ", \"excluded\": true") "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 1);
     assert_int_equal(p.actions[0].kind, PLAN_ACTION_ALERT);
     assert_int_equal(p.actions[0].reason, PLAN_REASON_NO_CAPACITY);
@@ -169,12 +144,12 @@ static void excluded_host_never_woken(void **state)
  * not emptied; A at 60% and E: no balance either (E is out of it). */
 static void excluded_host_untouched(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"consolidation_allowed\": true, \"hosts\": ["
         HOST("A", "on", 60, "") "," HOST("E", "on", 1, ", \"excluded\": true") "], \"vms\": ["
         VM("a1", "A", 1.2) "," VM("a2", "A", 1.2) "," VM("e1", "E", 0.04) "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 0);
     plan_free(&p);
     snapshot_doc_free(d);
@@ -183,17 +158,18 @@ static void excluded_host_untouched(void **state)
 /* Balance 80/40 but B's memory is full: no move. */
 static void balance_respects_memory(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"hosts\": [" HOST("A", "on", 80, "") ","
         HOST("B", "on", 40, "") "], \"vms\": [" VM("a1", "A", 2.4) "," VM("a2", "A", 0.8) ","
         VM("b1", "B", 1.6) "]}");
-    d->snap.hosts[host(d, "B")].mem_mib = 1536;
+    d->snap.hosts[joule_test_snapshot_host(d, "B")].mem_mib = 1536;
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 0);
     plan_free(&p);
-    d->snap.hosts[host(d, "B")].mem_mib = 2048; /* now a2 (20% of A <= d/2) fits */
-    run(d, &p);
+    /* now a2 (20% of A <= d/2) fits */
+    d->snap.hosts[joule_test_snapshot_host(d, "B")].mem_mib = 2048;
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 1);
     assert_int_equal(p.actions[0].vm, 1);
     plan_free(&p);
@@ -205,20 +181,20 @@ static void balance_respects_memory(void **state)
  * C' = 8 -> h2 -> h1 (30%, tightest), off; C' = 4 -> 3.2 > 1.6 -> h3 -> h1 (40%), off. */
 static void th2_repeats_while_condition_holds(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"consolidation_allowed\": true, \"hosts\": ["
         HOST("h0", "on", 10, "") "," HOST("h1", "on", 10, "") "," HOST("h2", "on", 10, "") ","
         HOST("h3", "on", 10, "") "], \"vms\": [" VM("v0", "h0", 0.4) "," VM("v1", "h1", 0.4) ","
         VM("v2", "h2", 0.4) "," VM("v3", "h3", 0.4) "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 6);
     const char *src[] = { "h0", "h2", "h3" };
     for (int i = 0; i < 3; i++) {
         const struct plan_action *m = &p.actions[2 * i], *off = &p.actions[2 * i + 1];
         assert_int_equal(m->kind, PLAN_ACTION_MIGRATE);
-        assert_int_equal(m->from, host(d, src[i]));
-        assert_int_equal(m->to, host(d, "h1"));
+        assert_int_equal(m->from, joule_test_snapshot_host(d, src[i]));
+        assert_int_equal(m->to, joule_test_snapshot_host(d, "h1"));
         assert_true(fabs(m->to_load_pct - 10.0 * (i + 2)) < 1e-9);
         assert_power(d, off, PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE, src[i]);
     }
@@ -232,17 +208,17 @@ static void th2_repeats_while_condition_holds(void **state)
  * headroom left) rather than h0 (35 -> 75); h1 off. Then C' = 4 x 0.8 = 3.2 < 4.6: stop. */
 static void th2_respects_placement_target(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"consolidation_allowed\": true, \"hosts\": [" HOST("h0", "on", 35, "") ","
         HOST("h1", "on", 40, "") "," HOST("h2", "on", 40, "") "], \"vms\": ["
         VM("v0", "h0", 2.0) "," VM("v1", "h1", 1.6) "," VM("v2", "h2", 1.6) "]}");
     d->cfg.balance = POLICY_BALANCE_NONE;
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 2);
     assert_int_equal(p.actions[0].kind, PLAN_ACTION_MIGRATE);
     assert_int_equal(p.actions[0].vm, 1);
-    assert_int_equal(p.actions[0].to, host(d, "h2"));
+    assert_int_equal(p.actions[0].to, joule_test_snapshot_host(d, "h2"));
     assert_true(fabs(p.actions[0].to_load_pct - 80) < 1e-9);
     assert_power(d, &p.actions[1], PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE, "h1");
     plan_free(&p);
@@ -252,16 +228,16 @@ static void th2_respects_placement_target(void **state)
 /* h0 (the lowest) is receiving a VM (migration in flight): it is not emptied; h1 is, onto h0. */
 static void th2_never_powers_off_receiving_host(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"consolidation_allowed\": true, \"hosts\": ["
         HOST("h0", "on", 10, ", \"receiving\": true") "," HOST("h1", "on", 20, "") "], \"vms\": ["
         VM("v0", "h0", 0.4) "," VM("v1", "h1", 0.8) "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 2);
     assert_int_equal(p.actions[0].kind, PLAN_ACTION_MIGRATE);
-    assert_int_equal(p.actions[0].from, host(d, "h1"));
-    assert_int_equal(p.actions[0].to, host(d, "h0"));
+    assert_int_equal(p.actions[0].from, joule_test_snapshot_host(d, "h1"));
+    assert_int_equal(p.actions[0].to, joule_test_snapshot_host(d, "h0"));
     assert_power(d, &p.actions[1], PLAN_ACTION_POWER_OFF, PLAN_REASON_TH2_CONSOLIDATE, "h1");
     plan_free(&p);
     snapshot_doc_free(d);
@@ -269,7 +245,8 @@ static void th2_never_powers_off_receiving_host(void **state)
 
 static void bad_input_is_rejected(void **state)
 {
-    struct snapshot_doc *d = parse("{" NOW "\"hosts\": [" HOST("A", "on", 50, "") "], \"vms\": ["
+    struct snapshot_doc *d =
+        joule_test_snapshot("{" NOW "\"hosts\": [" HOST("A", "on", 50, "") "], \"vms\": ["
                                    VM("v", "A", 1) "]}");
     struct plan p;
     struct joule_err err = { 0 };
@@ -325,7 +302,7 @@ static void json_errors_name_the_field(void **state)
 
 static void json_round_trip(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"consolidation_allowed\": true, \"peak\": true, \"min_active_hosts\": 2, "
         "\"expected_load_cores\": 3.5, \"policy\": {\"balance\": \"bands\", \"th1_pct\": 75, "
         "\"max_moves_per_round\": 7, \"algorithm\": \"thr-mmt\"}, \"hosts\": ["
@@ -336,7 +313,7 @@ static void json_round_trip(void **state)
         "\"cpu_cores\": 0.25, \"pinned\": true, \"migrating\": true, \"last_move_ns\": 7},"
         "{\"uuid\": \"u2\", \"host\": null, \"mem_mib\": 1, \"cpu_cores\": 0}]}");
     char *j = snapshot_json_write(&d->snap, &d->cfg);
-    struct snapshot_doc *e = parse(j);
+    struct snapshot_doc *e = joule_test_snapshot(j);
     free(j);
     assert_true(e->has_policy);
     assert_int_equal(e->cfg.balance, POLICY_BALANCE_BANDS);
@@ -370,11 +347,11 @@ static void json_round_trip(void **state)
 
 static void plan_json_names_things(void **state)
 {
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{" NOW "\"hosts\": [" HOST("A", "on", 80, "") "," HOST("B", "on", 40, "") "], \"vms\": ["
         VM("a1", "A", 2.4) "," VM("a2", "A", 0.8) "]}");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 1);
     char *j = plan_json_write(&p, &d->snap);
     assert_non_null(strstr(j, "\"kind\" : \"migrate\""));

@@ -23,31 +23,6 @@
     "{ \"uuid\": \"" uuid "\", \"host\": \"" host "\", \"mem_mib\": 512, \"cpu_cores\": " #cores  \
     " }"
 
-static struct snapshot_doc *parse(const char *json)
-{
-    struct snapshot_doc *d = NULL;
-    struct joule_err err = { 0 };
-    if (snapshot_json_parse(json, strlen(json), "test", &d, &err) < 0)
-        fail_msg("%s", err.msg);
-    return d;
-}
-
-static void run(struct snapshot_doc *d, struct plan *p)
-{
-    struct joule_err err = { 0 };
-    plan_init(p);
-    if (policy_run(&d->cfg, &d->snap, p, &err) < 0)
-        fail_msg("%s", err.msg);
-}
-
-static int host(const struct snapshot_doc *d, const char *name)
-{
-    for (size_t i = 0; i < d->snap.n_hosts; i++)
-        if (!strcmp(d->snap.hosts[i].name, name))
-            return (int)i;
-    return -2;
-}
-
 /* The only power-off of the plan, or -1 if none (fails on more than one). */
 static int powered_off(const struct plan *p)
 {
@@ -74,24 +49,24 @@ static int powered_off(const struct plan *p)
 static void near_th1_papers_rule_consolidates_dead_band_does_not(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(NEAR_TH1);
+    struct snapshot_doc *d = joule_test_snapshot(NEAR_TH1);
     struct plan p;
     /* defaults: dead band 20 -> nothing at all (balance: gap 1 point < 10) */
     assert_float_equal(d->cfg.th2_dead_band_pct, 20, 0);
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(p.n, 0);
     plan_free(&p);
     /* the papers' rule (no dead band): B emptied onto A at 79 %, powered off */
     d->cfg.th2_dead_band_pct = 0;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     assert_int_equal(plan_count(&p, PLAN_ACTION_MIGRATE), 2);
     assert_float_equal(p.actions[1].to_load_pct, 79, 1e-9);
     plan_free(&p);
     /* a dead band of 1 still lets B go: A at 79 % is at most 80 - 1 */
     d->cfg.th2_dead_band_pct = 1;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     plan_free(&p);
     snapshot_doc_free(d);
 }
@@ -102,25 +77,25 @@ static void near_th1_papers_rule_consolidates_dead_band_does_not(void **state)
 static void below_band_consolidates_edge_included(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{ \"now_ns\": 100000000000000, \"consolidation_allowed\": true, \"hosts\": ["
         HOST1("A", 30, "") "," HOST1("B", 29, "") "], \"vms\": ["
         VM("a1", "A", 0.30) "," VM("b1", "B", 0.29) "] }");
     struct plan p;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     const struct plan_action *off = &p.actions[p.n - 1];
     assert_non_null(strstr(off->detail, "rest at 59.0% <= 60.0%"));
     plan_free(&p);
     /* B's guest at 0.30: A ends at exactly 60 % */
     d->snap.vms[1].cpu_cores = 0.30;
     d->snap.hosts[1].load_pct = 30;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_true(powered_off(&p) >= 0);
     plan_free(&p);
     d->snap.vms[1].cpu_cores = 0.305;
     d->snap.hosts[1].load_pct = 30.5;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(powered_off(&p), -1);
     plan_free(&p);
     snapshot_doc_free(d);
@@ -134,17 +109,17 @@ static void below_band_consolidates_edge_included(void **state)
 static void band_counts_every_active_host(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{ \"now_ns\": 100000000000000, \"consolidation_allowed\": true, \"hosts\": ["
         HOST1("X", 90, ", \"excluded\": true") "," HOST1("A", 20, "") "," HOST1("B", 10, "")
         "], \"vms\": [" VM("x1", "X", 0.9) "," VM("a1", "A", 0.2) "," VM("b1", "B", 0.1) "] }");
     struct plan p;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     plan_free(&p);
     d->snap.hosts[0].load_pct = 100;
     d->snap.vms[0].cpu_cores = 1.0;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(powered_off(&p), -1);
     plan_free(&p);
     snapshot_doc_free(d);
@@ -157,36 +132,36 @@ static void band_counts_every_active_host(void **state)
 static void min_on_time_protects_a_woken_host(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{ \"now_ns\": 100000000000000, \"consolidation_allowed\": true, \"hosts\": ["
         HOST1("A", 30, "") "," HOST1("B", 20, ", \"on_since_ns\": 99400000000000")
         "], \"vms\": [" VM("a1", "A", 0.3) "," VM("b1", "B", 0.2) "] }");
     assert_int_equal(d->snap.hosts[0].on_since_ns, SNAP_NEVER);
     assert_int_equal(d->snap.hosts[1].on_since_ns, NOW_NS - 600 * S);
     struct plan p;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "A"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "A"));
     assert_int_equal(p.actions[0].kind, PLAN_ACTION_MIGRATE);
-    assert_int_equal(p.actions[0].to, host(d, "B"));
+    assert_int_equal(p.actions[0].to, joule_test_snapshot_host(d, "B"));
     plan_free(&p);
     /* A came on 1799 s ago too: no candidate at all */
     d->snap.hosts[0].on_since_ns = NOW_NS - 1799 * S;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(powered_off(&p), -1);
     plan_free(&p);
     /* B on for exactly 1800 s: it is the lowest loaded again and goes */
     d->snap.hosts[1].on_since_ns = NOW_NS - 1800 * S;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     plan_free(&p);
     /* host_min_on 0 turns the rule off; a clock step back (on_since in the future) protects */
     d->snap.hosts[0].on_since_ns = d->snap.hosts[1].on_since_ns = NOW_NS + 5 * S;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(powered_off(&p), -1);
     plan_free(&p);
     d->cfg.host_min_on_ns = 0;
-    run(d, &p);
-    assert_int_equal(powered_off(&p), host(d, "B"));
+    joule_test_plan(d, &p);
+    assert_int_equal(powered_off(&p), joule_test_snapshot_host(d, "B"));
     plan_free(&p);
     snapshot_doc_free(d);
 }
@@ -197,18 +172,18 @@ static void min_on_time_protects_a_woken_host(void **state)
 static void th1_wakes_regardless(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{ \"now_ns\": 100000000000000, \"consolidation_allowed\": true, \"hosts\": ["
         HOST1("A", 95, ", \"on_since_ns\": 99940000000000") ","
         "{ \"name\": \"C\", \"cpus\": 1, \"mem_mib\": 4096, \"state\": \"off\", \"load_pct\": 0,"
         "  \"off_since_ns\": 99940000000000 }"
         "], \"vms\": [" VM("a1", "A", 0.5) "," VM("a2", "A", 0.45) "] }");
     struct plan p;
-    run(d, &p);
+    joule_test_plan(d, &p);
     assert_int_equal(plan_count(&p, PLAN_ACTION_POWER_ON), 1);
     assert_int_equal(p.actions[0].kind, PLAN_ACTION_POWER_ON);
     assert_int_equal(p.actions[0].reason, PLAN_REASON_TH1_WAKE);
-    assert_int_equal(p.actions[0].host, host(d, "C"));
+    assert_int_equal(p.actions[0].host, joule_test_snapshot_host(d, "C"));
     assert_int_equal(powered_off(&p), -1);
     plan_free(&p);
     snapshot_doc_free(d);
@@ -218,7 +193,7 @@ static void th1_wakes_regardless(void **state)
 static void policy_rejects_bad_settings(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(NEAR_TH1);
+    struct snapshot_doc *d = joule_test_snapshot(NEAR_TH1);
     struct plan p;
     struct joule_err err = { 0 };
     plan_init(&p);
@@ -239,7 +214,7 @@ static void policy_rejects_bad_settings(void **state)
 static void snapshot_json_round_trip(void **state)
 {
     (void)state;
-    struct snapshot_doc *d = parse(
+    struct snapshot_doc *d = joule_test_snapshot(
         "{ \"now_ns\": 100000000000000, \"policy\": { \"th2_dead_band_pct\": 15, "
         "\"host_min_on_ns\": 600000000000 }, \"hosts\": ["
         HOST1("A", 30, ", \"on_since_ns\": 42") "," HOST1("B", 30, ", \"on_since_ns\": null")
@@ -249,7 +224,7 @@ static void snapshot_json_round_trip(void **state)
     assert_int_equal(d->snap.hosts[0].on_since_ns, 42);
     assert_int_equal(d->snap.hosts[1].on_since_ns, SNAP_NEVER);
     char *json = snapshot_json_write(&d->snap, &d->cfg);
-    struct snapshot_doc *e = parse(json);
+    struct snapshot_doc *e = joule_test_snapshot(json);
     assert_float_equal(e->cfg.th2_dead_band_pct, 15, 0);
     assert_int_equal(e->cfg.host_min_on_ns, 600 * S);
     assert_int_equal(e->snap.hosts[0].on_since_ns, 42);
@@ -313,7 +288,8 @@ static void config_keys_defaults_and_ranges(void **state)
     /* a dead band at or above Th1 could never let Th2 act: an error naming both lines */
     e = load_err("api = { listen = \"\"; };\npolicy = {\n  th1_pct = 50;\n"
                  "  th2_dead_band_pct = 50;\n};\n" HOSTS_CFG);
-    assert_non_null(strstr(e, "<string>:4: th2_dead_band_pct: 50 is not below th1_pct 50 (line 3)"));
+    assert_non_null(
+        strstr(e, "<string>:4: th2_dead_band_pct: 50 is not below th1_pct 50 (line 3)"));
     free(e);
 }
 
@@ -325,8 +301,8 @@ static void config_keys_defaults_and_ranges(void **state)
 static void config_warns_when_thresholds_meet(void **state)
 {
     (void)state;
-    struct config *cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n  th2_dead_band_pct = 0;\n};\n"
-                                 HOSTS_CFG);
+    struct config *cfg = load_ok("api = { listen = \"\"; };\npolicy = {\n"
+                                 "  th2_dead_band_pct = 0;\n};\n" HOSTS_CFG);
     assert_non_null(cfg->warnings);
     assert_non_null(strstr(cfg->warnings, "<string>:3: warning: consolidation may fill the hosts "
                                           "that stay on up to 80% (th2_factor 0.8 x 100, th1_pct "
