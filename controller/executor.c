@@ -382,7 +382,7 @@ static void job_finish(struct executor *ex, struct job *j)
     if (j->rc == 0 && j->where == WHERE_DEST) {
         r->ok = true;
         if (mv >= 0)
-            model_vm_moved(m, mv, j->to, now); /* the cooldown starts now */
+            model_vm_moved(m, mv, j->to, now, clock_mono_ns(ex->d.clock)); /* cooldown starts */
         ex->oc.migrations_ok++;
         JLOG_NOTICE("event=migration_done plan=%s vm=%s from=%s to=%s duration_s=%.2f"
                     " bytes=%" PRIu64 " downtime_ms=%.0f",
@@ -401,7 +401,7 @@ static void job_finish(struct executor *ex, struct job *j)
         snprintf(r->error, sizeof r->error, "%.120s; afterwards the VM is on %s%s%.90s", j->err.msg,
                  where_name(j->where), j->where_msg[0] ? ": " : "", j->where_msg);
     if (j->where == WHERE_DEST && mv >= 0)
-        model_vm_moved(m, mv, j->to, now); /* it did move: the model follows the truth */
+        model_vm_moved(m, mv, j->to, now, clock_mono_ns(ex->d.clock)); /* it did move */
     ex->oc.migrations_failed++;
     set_error(ex, "migrate %s from %s to %s: %s", j->name, r->from, r->to, r->error);
     JLOG_WARN("event=migration_failed plan=%s vm=%s from=%s to=%s aborted=%s where=%s error=\"%s\"",

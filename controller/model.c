@@ -144,6 +144,12 @@ static void host_recount(struct model *m, int h)
     }
 }
 
+/* Was the sample taken before the executor confirmed the VM's last move? */
+static bool sampled_before_move(const struct model_vm *v, const struct hv_sample *s)
+{
+    return v->moved_mono_ns != 0 && s->mono_ns < v->moved_mono_ns;
+}
+
 void model_apply_sample(struct model *m, int h, const struct hv_sample *s)
 {
     struct model_host *mh = &m->hosts[h];
@@ -153,9 +159,10 @@ void model_apply_sample(struct model *m, int h, const struct hv_sample *s)
     mh->reachable = true;
     mh->last_sample_ns = s->t_ns;
 
-    /* VMs that were here and are missing from the sample have left (or stopped) */
+    /* VMs that were here and are missing from the sample have left (or stopped); not if the
+     * sample was taken before the VM's confirmed arrival here */
     for (size_t i = 0; i < m->n_vms; i++) {
-        if (m->vms[i].host != h)
+        if (m->vms[i].host != h || sampled_before_move(&m->vms[i], s))
             continue;
         bool present = false;
         for (size_t k = 0; k < s->n_vms && !present; k++)
@@ -172,6 +179,8 @@ void model_apply_sample(struct model *m, int h, const struct hv_sample *s)
             continue;
         int vi = vm_get(m, vs);
         struct model_vm *v = &m->vms[vi];
+        if (v->host != h && sampled_before_move(v, s))
+            continue; /* a sample from before its confirmed move away (a late or slow sample) */
         if (v->host != h) {
             /* arrived here (migration, or first sight): restart the cpu.time baseline */
             v->host = h;
@@ -241,13 +250,14 @@ void model_estimate_watts(struct model *m, int64_t now_ns, int64_t stale_ns)
     }
 }
 
-void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns)
+void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns, int64_t now_mono_ns)
 {
     struct model_vm *v = &m->vms[vm];
     int src = v->host;
     v->host = dest;
     v->have_prev = false;
     v->last_move_ns = now_ns;
+    v->moved_mono_ns = now_mono_ns;
     v->migrating = false;
     if (src >= 0)
         host_recount(m, src);

@@ -52,6 +52,10 @@ struct model_vm {
      * MODEL_HISTORY_MAX; the oldest falls off. Written by model_record_history only. */
     double history[MODEL_HISTORY_MAX];
     size_t n_history;
+    /* Monotonic time the executor confirmed the VM on its new host (model_vm_moved); 0 if
+     * never. A host sample taken before it is older than that fact: it neither brings the VM
+     * back to its old host nor, not listing it, removes it from the new one. */
+    int64_t moved_mono_ns;
 };
 
 struct model_host {
@@ -105,7 +109,7 @@ void model_apply_meter(struct model *m, int h, int64_t t_ns, double watts, doubl
 /* For hosts without a fresh meter reading (older than stale_ns), sets watts from the power
  * model (idle + (max - idle) * load, standby when off) and marks them as estimated. */
 void model_estimate_watts(struct model *m, int64_t now_ns, int64_t stale_ns);
-void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns);
+void model_vm_moved(struct model *m, int vm, int dest, int64_t now_ns, int64_t now_mono_ns);
 
 double model_host_load_smoothed(const struct model *m, int h, int64_t now_ns);
 double model_vm_cores_smoothed(const struct model *m, int vm, int64_t now_ns);

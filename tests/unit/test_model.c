@@ -138,6 +138,39 @@ static void test_vm_leaves_and_arrives(void **state)
     hv_sample_free(&s2);
 }
 
+/* The executor confirmed vm-b's move from h1 to h2 at mono 30 s. Samples taken before that
+ * (late or slow ones, applied afterwards) must not undo it: h1's still lists vm-b, h2's does
+ * not list it yet. A sample taken after the move is the truth again. */
+static void test_sample_older_than_a_move_does_not_undo_it(void **state)
+{
+    struct fx *f = *state;
+    sample(f, 0, 0, 0);
+    sample(f, 10, 10, 1);
+    int b = model_vm_find(f->m, "aaaaaaaa-0000-4000-8000-000000000002");
+    assert_int_equal(f->m->vms[b].host, 0);
+    model_vm_moved(f->m, b, 1, 30 * S, 30 * S);
+    assert_int_equal(f->m->hosts[0].n_vms, 1);
+    assert_int_equal(f->m->hosts[1].n_vms, 1);
+    sample(f, 25, 25, 2); /* h1, taken at 25 s: vm-b still there then */
+    assert_int_equal(f->m->vms[b].host, 1);
+    assert_int_equal(f->m->hosts[0].n_vms, 1);
+    assert_true(f->m->hosts[0].load_pct == 25.0); /* vm-a's 1 core of 4; vm-b not counted */
+    struct hv_sample s2 = { 0 };
+    s2.t_ns = s2.mono_ns = 28 * S; /* h2 at 28 s, before the move was confirmed: empty */
+    s2.cpus = 8;
+    s2.mem_kib = 16 * 1024 * 1024;
+    model_apply_sample(f->m, 1, &s2);
+    assert_int_equal(f->m->vms[b].host, 1);
+    assert_int_equal(f->m->hosts[1].n_vms, 1);
+    s2.t_ns = s2.mono_ns = 40 * S; /* after the move, h2 does not list it: it left */
+    model_apply_sample(f->m, 1, &s2);
+    assert_int_equal(f->m->vms[b].host, -1);
+    sample(f, 50, 50, 3); /* and h1 lists it after the move: it is back on h1 */
+    assert_int_equal(f->m->vms[b].host, 0);
+    assert_int_equal(f->m->hosts[0].n_vms, 2);
+    hv_sample_free(&s2);
+}
+
 static void test_snapshot(void **state)
 {
     struct fx *f = *state;
@@ -186,6 +219,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cpu_from_deltas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sample_older_than_a_move_does_not_undo_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_smoothing_over_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counter_reset_is_rebaselined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_leaves_and_arrives, setup, teardown),
