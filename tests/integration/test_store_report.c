@@ -439,6 +439,7 @@ static void test_svg(void **state)
     assert_int_equal(occurrences(buf, "<polyline"), 3); /* h1, h2, total */
     assert_int_equal(occurrences(buf, "class=\"power-off\""), 1);
     assert_int_equal(occurrences(buf, "class=\"power-on\""), 2);
+    assert_int_equal(occurrences(buf, "</title></path>"), 3); /* each mark names its host */
     /* the hosts-off panel: mean off 1.5 then 1.08 of 2 hosts, and the unknown line (09h) */
     assert_int_equal(occurrences(buf, "class=\"hosts-off\""), 1);
     assert_int_equal(occurrences(buf, "class=\"hosts-unknown\""), 1);

@@ -1274,6 +1274,26 @@ static void svg_hosts_off(FILE *f, const struct rep_opts *o, const struct report
 
 /* Energy per bucket (one line per host and the total) with power-off (red) and power-on
  * (green) marks at the time each action started; below it the hosts-off panel. */
+#define SVG_MARK_LABEL_W 60.0 /* px: about "node01 off" at font-size 10 */
+
+/* s as XML character data (host and cluster names are the operator's: "rack&1" must not
+ * break the SVG); truncated to fit buf */
+static const char *xml_text(const char *s, char *buf, size_t n)
+{
+    size_t k = 0;
+    for (; *s; s++) {
+        const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
+                      : *s == '"' ? "&quot;" : NULL;
+        size_t len = e ? strlen(e) : 1;
+        if (k + len + 1 > n)
+            break;
+        memcpy(buf + k, e ? e : s, len);
+        k += len;
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
 static int write_svg(const char *path, const struct rep_opts *o, const struct report *r)
 {
     FILE *f = fopen(path, "w");
@@ -1292,8 +1312,9 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
                "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H, W, H);
+    char esc[256];
     fprintf(f, "<title>joule energy per %s (kWh), cluster %s</title>\n", o->by_day ? "day" : "hour",
-            o->cluster ? o->cluster : "(all)");
+            o->cluster ? xml_text(o->cluster, esc, sizeof esc) : "(all)");
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(f, "<text x=\"%.0f\" y=\"20\">Energy per %s (kWh)</text>\n", L,
             o->by_day ? "day" : "hour");
@@ -1328,19 +1349,36 @@ static int write_svg(const char *path, const struct rep_opts *o, const struct re
         }
         fprintf(f, "\"/>\n");
         fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"%s\">%s</text>\n", W - R + 10,
-                T + 16.0 * (double)h, colour, total ? "total" : r->hosts[h].name);
+                T + 16.0 * (double)h, colour,
+                total ? "total" : xml_text(r->hosts[h].name, esc, sizeof esc));
     }
     for (size_t i = 0; i < r->n_marks; i++) {
         const struct rep_mark *m = &r->marks[i];
-        const char *colour = m->on ? "green" : "red";
-        /* through both panels, not across the time labels between them */
+        /* through both panels, not across the time labels between them; the tooltip names it */
+        fmt_iso(m->t_ms, a, sizeof a);
         fprintf(f, "<path class=\"power-%s\" d=\"M%.1f,%.0f V%.0f M%.1f,%.0f V%.0f\" "
-                   "stroke=\"%s\" stroke-dasharray=\"4 3\"%s/>\n",
-                m->on ? "on" : "off", X(m->t_ms), T, H - B, X(m->t_ms), PT, PB, colour,
-                m->ok ? "" : " opacity=\"0.4\"");
-        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" font-size=\"10\">%s %s</text>\n",
-                X(m->t_ms) + 2, T + 10 + 12.0 * (double)(i % 3), colour, r->hosts[m->host].name,
-                m->on ? "on" : "off");
+                   "stroke=\"%s\" stroke-dasharray=\"4 3\"%s><title>%s %s%s %s</title></path>\n",
+                m->on ? "on" : "off", X(m->t_ms), T, H - B, X(m->t_ms), PT, PB,
+                m->on ? "green" : "red", m->ok ? "" : " opacity=\"0.4\"",
+                xml_text(r->hosts[m->host].name, esc, sizeof esc),
+                m->on ? "on" : "off", m->ok ? "" : " (failed)", a);
+    }
+    /* one label per run of same-kind marks closer than a label is wide (several hosts switched
+     * within minutes would print over each other), staggered over three rows */
+    for (size_t i = 0, row = 0; i < r->n_marks; row++) {
+        const struct rep_mark *m = &r->marks[i];
+        size_t j = i + 1;
+        while (j < r->n_marks && r->marks[j].on == m->on &&
+               X(r->marks[j].t_ms) - X(m->t_ms) < SVG_MARK_LABEL_W)
+            j++;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"%s\" font-size=\"10\">", X(m->t_ms) + 2,
+                T + 10 + 12.0 * (double)(row % 3), m->on ? "green" : "red");
+        if (j - i == 1)
+            fprintf(f, "%s %s</text>\n", xml_text(r->hosts[m->host].name, esc, sizeof esc),
+                    m->on ? "on" : "off");
+        else
+            fprintf(f, "%zu hosts %s</text>\n", j - i, m->on ? "on" : "off");
+        i = j;
     }
 #undef X
 #undef Y
