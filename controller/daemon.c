@@ -1043,6 +1043,7 @@ void daemon_status(void *arg, bson_t *out)
         BSON_APPEND_UTF8(&doc, "name", h->name);
         BSON_APPEND_UTF8(&doc, "state", power_state_name(h->state));
         BSON_APPEND_BOOL(&doc, "reachable", h->reachable);
+        BSON_APPEND_BOOL(&doc, "lagging", monitor_host_lagging(d->mon, i));
         BSON_APPEND_DOUBLE(&doc, "load_pct", round(model_host_load_smoothed(m, (int)i, now) * 10) / 10);
         BSON_APPEND_DOUBLE(&doc, "watts", round(h->watts * 10) / 10);
         BSON_APPEND_UTF8(&doc, "watts_source", h->watts_from_model ? "model" : "meter");

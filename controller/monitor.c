@@ -144,6 +144,11 @@ void monitor_free(struct monitor *mon)
 
 void monitor_stats(const struct monitor *mon, struct monitor_stats *out) { *out = mon->st; }
 
+bool monitor_host_lagging(const struct monitor *mon, size_t host)
+{
+    return host < mon->d.model->n_hosts && mon->jobs[host].busy;
+}
+
 void monitor_set_inline(struct monitor *mon, bool inline_samples)
 {
     mon->inline_samples = inline_samples;

@@ -68,6 +68,9 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
 
 /* Added (monitor-parallel). */
 void monitor_stats(const struct monitor *mon, struct monitor_stats *out);
+/* Is host's sample still in flight after the last tick stopped waiting (it keeps its last data)?
+ * Loop thread only, like monitor_tick. */
+bool monitor_host_lagging(const struct monitor *mon, size_t host);
 /* Samples every host inline on the caller's thread, one after another, even with thread-safe
  * drivers (default false: thread-safe drivers run on workers). Takes effect for samples started
  * after the call. */

@@ -267,6 +267,9 @@ host_up "$victim" && fail "libvirtd of $victim still runs"
 low_watts() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$(jq_status 'round(sum(h["watts"] for h in s["hosts"] if h["watts_source"] == "meter"), 1)')" "$w_before"; }
 wait_for 30 "the meter's watts to drop" low_watts
 w_after=$(jq_status 'round(sum(h["watts"] for h in s["hosts"]), 1)')
+# an off host is unreachable by nature: the status table does not flag it
+"$JOULECTL" status --addr "127.0.0.1:$api_port" | grep -E "^$victim +off " | grep -q unreachable &&
+  fail "joulectl status flags the off host $victim as unreachable"
 log "run 2 ok: 8 guests on $keeper, $victim off (IPMI), watts $w_before -> $w_after, ${t_cons_total} s from start"
 
 # ---------------------------------------------------------------- 3. wake
@@ -341,6 +344,10 @@ calls_before=$(wc -l < "$dir/bmc-$victim/calls")
 for g in hot1 hot2; do "$LAB_TOOL" guest start $g "$keeper" 100 || fail "guest $g"; done
 for g in hot1 hot2; do "$LAB_TOOL" guest wait $g 120 || fail "guest $g did not boot"; done
 t_wol=$(now)
+# joulectl status while IPMI times out: the host is waking and cannot be sampled yet, and the
+# table says so
+waking_row() { "$JOULECTL" status --addr "127.0.0.1:$api_port" | grep -qE "^$victim +waking .* unreachable"; }
+wait_for 300 "joulectl status to show $victim waking and unreachable" waking_row
 wait_for 300 "$victim powered on (WoL) and verified" on_again
 t_wol_total=$(since "$t_wol")
 log5 | grep -q "event=power_fallback host=$victim from=ipmi to=wol" || fail "no fallback from IPMI to WoL logged"

@@ -341,6 +341,8 @@ static void test_hung_host(void **state)
     assert_int_equal(m->hosts[2].last_sample_ns, t2);
     assert_true(h1_seen < t2);
     assert_true(m->hosts[1].reachable); /* keeps its last data */
+    assert_true(monitor_host_lagging(f->mon, 1));
+    assert_false(monitor_host_lagging(f->mon, 0) || monitor_host_lagging(f->mon, 2));
     assert_float_equal(m->hosts[0].load_pct, 12.5, 0.01);
     assert_float_equal(m->hosts[2].load_pct, 37.5, 0.01);
     assert_float_equal(m->hosts[1].load_pct, 25, 0.01);
@@ -416,6 +418,7 @@ static void test_hung_host(void **state)
     assert_int_equal(m->hosts[1].last_sample_ns, o.t_ns);
     assert_int_equal(log_count(f, "event=host_lag_cleared host=h1"), 1);
     assert_int_equal(log_count(f, "event=host_reachable host=h1"), 1);
+    assert_false(monitor_host_lagging(f->mon, 1));
 
     pthread_mutex_lock(&f->ctl.mu);
     for (int i = 0; i < NH; i++) {

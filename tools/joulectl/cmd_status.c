@@ -99,10 +99,14 @@ static void width_of(const bson_t *h, void *arg)
 static void host_row(const bson_t *h, void *arg)
 {
     int w = *(int *)arg;
-    printf("%-*s  %-12s  %6.1f  %7.1f  %-6s  %4d  %5.1f%s\n", w, str_at(h, "name", "?"),
+    /* an unreachable host shows its last data: say so (off hosts are unreachable by nature) */
+    bool off = strcmp(str_at(h, "state", ""), "off") == 0;
+    printf("%-*s  %-12s  %6.1f  %7.1f  %-6s  %4d  %5.1f%s%s%s\n", w, str_at(h, "name", "?"),
            str_at(h, "state", "?"), num_at(h, "load_pct"), num_at(h, "watts"),
            str_at(h, "watts_source", "?"), (int)num_at(h, "vms"), num_at(h, "cpus"),
-           flag_at(h, "excluded") ? "  excluded" : "");
+           flag_at(h, "excluded") ? "  excluded" : "",
+           !off && !flag_at(h, "reachable") ? "  unreachable" : "",
+           flag_at(h, "lagging") ? "  lagging" : "");
 }
 
 static void print_table(const bson_t *doc)
