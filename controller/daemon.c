@@ -514,18 +514,10 @@ static void power_fsm_step(struct daemon *d)
 static void power_model_sync(struct daemon *d)
 {
     size_t n = d->cfg->n_hosts;
-    int64_t now = now_ns(d);
-    int64_t mono = mono_ns(d);
+    power_ctl_to_model(d->pc, d->model, now_ns(d), mono_ns(d));
     d->st.hosts_on = d->st.hosts_off = 0;
     for (size_t i = 0; i < n; i++) {
-        struct model_host *mh = &d->model->hosts[i];
-        enum power_state s = power_ctl_state(d->pc, (int)i);
-        mh->state = s;
-        int64_t off = power_ctl_off_since(d->pc, (int)i);
-        mh->off_since_ns = (s == POWER_STATE_OFF && off != SNAP_NEVER) ? now - (mono - off)
-                                                                        : SNAP_NEVER;
-        int64_t on = power_ctl_on_since(d->pc, (int)i);
-        mh->on_since_ns = on != SNAP_NEVER ? now - (mono - on) : SNAP_NEVER;
+        enum power_state s = d->model->hosts[i].state;
         if (s == POWER_STATE_OFF)
             d->st.hosts_off++;
         else if (s == POWER_STATE_ON)

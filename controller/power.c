@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "model.h"
 #include "registry.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -840,6 +841,22 @@ int64_t power_ctl_on_since(const struct power_ctl *pc, int host)
     if (host < 0 || (size_t)host >= pc->n_hosts)
         return SNAP_NEVER;
     return pc->hosts[host].on_since_ns;
+}
+
+void power_ctl_to_model(const struct power_ctl *pc, struct model *m, int64_t now_ns,
+                        int64_t now_mono_ns)
+{
+    size_t n = m->n_hosts < pc->n_hosts ? m->n_hosts : pc->n_hosts;
+    for (size_t i = 0; i < n; i++) {
+        const struct power_host *h = &pc->hosts[i];
+        struct model_host *mh = &m->hosts[i];
+        mh->state = h->state;
+        mh->off_since_ns = h->state == POWER_STATE_OFF && h->off_since_ns != SNAP_NEVER
+                               ? now_ns - (now_mono_ns - h->off_since_ns)
+                               : SNAP_NEVER;
+        mh->on_since_ns = h->on_since_ns != SNAP_NEVER ? now_ns - (now_mono_ns - h->on_since_ns)
+                                                       : SNAP_NEVER;
+    }
 }
 
 bool power_ctl_is_capacity(const struct power_ctl *pc, int host)

@@ -87,4 +87,10 @@ void power_ctl_stats(const struct power_ctl *pc, struct power_ctl_stats *out);
  * drains or powers off. Th2 does not empty a host on for less than host_min_on_s. */
 int64_t power_ctl_on_since(const struct power_ctl *pc, int host);
 
+/* Copies every host's power state and its off-since / on-since times (as wall-clock ns) into
+ * the model: the daemon does it every tick, the executor replay engine every step. */
+struct model;
+void power_ctl_to_model(const struct power_ctl *pc, struct model *m, int64_t now_ns,
+                        int64_t now_mono_ns);
+
 #endif

@@ -267,16 +267,7 @@ static int place_initial(struct rx *x, struct replay_result *out, struct joule_e
 /* The model's power states from the state machine (as the daemon does every tick). */
 static void power_sync(struct rx *x)
 {
-    int64_t now = clock_now_ns(x->ck), mono = clock_mono_ns(x->ck);
-    for (size_t h = 0; h < x->cfg.n_hosts; h++) {
-        struct model_host *mh = &x->model->hosts[h];
-        mh->state = power_ctl_state(x->pc, (int)h);
-        int64_t off = power_ctl_off_since(x->pc, (int)h);
-        mh->off_since_ns =
-            mh->state == POWER_STATE_OFF && off != SNAP_NEVER ? now - (mono - off) : SNAP_NEVER;
-        int64_t on = power_ctl_on_since(x->pc, (int)h);
-        mh->on_since_ns = on != SNAP_NEVER ? now - (mono - on) : SNAP_NEVER;
-    }
+    power_ctl_to_model(x->pc, x->model, clock_now_ns(x->ck), clock_mono_ns(x->ck));
 }
 
 static void power_step(struct rx *x, struct replay_result *out)
