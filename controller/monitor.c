@@ -302,45 +302,31 @@ static void job_harvest(struct mon_job *j)
     j->busy = false;
 }
 
-/* Waits until every job started in this tick is done or the deadline (wall time) passes. */
-static int64_t wait_jobs(struct monitor *mon, int64_t deadline_real_ns)
+/* Waits until no job is in flight (only those started in this tick if this_tick_only) or the
+ * deadline (wall time) passes; returns how many are still in flight. */
+static size_t wait_jobs(struct monitor *mon, int64_t deadline_real_ns, bool this_tick_only)
 {
-    int64_t w0 = real_mono_ns();
-    size_t n = mon->d.model->n_hosts;
+    size_t n = mon->d.model->n_hosts, left;
     struct timespec ts = { .tv_sec = deadline_real_ns / JOULE_NS_PER_S,
                            .tv_nsec = deadline_real_ns % JOULE_NS_PER_S };
     pthread_mutex_lock(&mon->mu);
     for (;;) {
-        bool all = true;
-        for (size_t h = 0; h < n && all; h++) {
-            const struct mon_job *j = &mon->jobs[h];
-            all = !(j->busy && j->tick == mon->tick && !j->done);
-        }
-        if (all || real_mono_ns() >= deadline_real_ns)
-            break;
-        pthread_cond_timedwait(&mon->cv, &mon->mu, &ts);
-    }
-    pthread_mutex_unlock(&mon->mu);
-    return real_mono_ns() - w0;
-}
-
-size_t monitor_drain(struct monitor *mon, int64_t timeout_ns)
-{
-    int64_t deadline = real_mono_ns() + timeout_ns;
-    struct timespec ts = { .tv_sec = deadline / JOULE_NS_PER_S,
-                           .tv_nsec = deadline % JOULE_NS_PER_S };
-    size_t n = mon->d.cfg->n_hosts, left;
-    pthread_mutex_lock(&mon->mu);
-    for (;;) {
         left = 0;
-        for (size_t h = 0; h < n; h++)
-            left += mon->jobs[h].busy && !mon->jobs[h].done;
-        if (left == 0 || real_mono_ns() >= deadline)
+        for (size_t h = 0; h < n; h++) {
+            const struct mon_job *j = &mon->jobs[h];
+            left += j->busy && !j->done && (!this_tick_only || j->tick == mon->tick);
+        }
+        if (left == 0 || real_mono_ns() >= deadline_real_ns)
             break;
         pthread_cond_timedwait(&mon->cv, &mon->mu, &ts);
     }
     pthread_mutex_unlock(&mon->mu);
     return left;
+}
+
+size_t monitor_drain(struct monitor *mon, int64_t timeout_ns)
+{
+    return wait_jobs(mon, real_mono_ns() + timeout_ns, false);
 }
 
 /* ---------------------------------------------------------------- applying results */
@@ -381,6 +367,23 @@ static bool result_fresh(const struct monitor *mon, int rc, const struct hv_samp
                          int64_t now_mono)
 {
     return rc < 0 || now_mono - s->mono_ns <= mon->d.cfg->tick_ns;
+}
+
+/* One host's result into the model: a failure makes it unreachable, a sample is applied. A late
+ * result (from an earlier tick) counts as applied if fresh, else it is dropped. */
+static void apply_result(struct monitor *mon, size_t h, int rc, const struct joule_err *e,
+                         struct hv_sample *s, int64_t cost_ns, bool late, int64_t now_mono,
+                         struct monitor_tick_out *o, bool *sampled)
+{
+    if (late && !result_fresh(mon, rc, s, now_mono)) {
+        o->late_dropped++;
+        return;
+    }
+    o->late_applied += late;
+    if (rc < 0)
+        apply_failure(mon, h, e, o);
+    else
+        apply_sample(mon, h, s, cost_ns, o, sampled);
 }
 
 static void swap_sample(struct hv_sample *a, struct hv_sample *b)
@@ -436,7 +439,9 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
                 job_start(mon, h, tick0, threaded);
         }
     }
-    o.wait_ns = wait_jobs(mon, deadline);
+    int64_t w0 = real_mono_ns();
+    wait_jobs(mon, deadline, true);
+    o.wait_ns = real_mono_ns() - w0;
 
     /* apply in host order */
     for (size_t h = 0; h < n; h++) {
@@ -457,26 +462,11 @@ int monitor_tick(struct monitor *mon, struct monitor_tick_out *out, struct joule
                 l->have = false;
                 o.late_dropped++;
             }
-            if (late_job && !result_fresh(mon, j->rc, &j->sample, tick0)) {
-                o.late_dropped++;
-            } else {
-                o.late_applied += late_job;
-                if (j->rc < 0)
-                    apply_failure(mon, h, &j->err, &o);
-                else
-                    apply_sample(mon, h, &j->sample, j->cost_ns, &o, sampled);
-            }
+            apply_result(mon, h, j->rc, &j->err, &j->sample, j->cost_ns, late_job, tick0, &o,
+                         sampled);
         } else if (l->have) {
             l->have = false;
-            if (!result_fresh(mon, l->rc, &l->sample, tick0)) {
-                o.late_dropped++;
-            } else {
-                o.late_applied++;
-                if (l->rc < 0)
-                    apply_failure(mon, h, &l->err, &o);
-                else
-                    apply_sample(mon, h, &l->sample, 0, &o, sampled);
-            }
+            apply_result(mon, h, l->rc, &l->err, &l->sample, 0, true, tick0, &o, sampled);
         }
         if (j->busy) { /* still in flight: lagging, and after the limit unreachable */
             int64_t in_flight = tick0 - j->started_mono_ns;
