@@ -804,6 +804,16 @@ static int cmp_str_ptr(const void *a, const void *b)
 
 /* After every query: with --cluster, each host the report knows counts (one without a sample
  * is unknown throughout); hosts in name order; then the figures per bucket. */
+/* After a sort of names (each its own allocation): map[old index] = new index, matched by
+ * pointer. `after` may have been filled from any array of records carrying the names. */
+static void sorted_map(char *const *before, char *const *after, size_t n, size_t *map)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (after[j] == before[i])
+                map[i] = j;
+}
+
 static int compute_hosts_off(struct rep_ctx *c, struct report *r)
 {
     if (c->o->cluster)
@@ -815,10 +825,7 @@ static int compute_hosts_off(struct rep_ctx *c, struct report *r)
     for (size_t i = 0; i < n; i++)
         old[i] = r->off_hosts[i];
     sort(r->off_hosts, n, sizeof *r->off_hosts, cmp_str_ptr);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            if (r->off_hosts[j] == old[i])
-                map[i] = j;
+    sorted_map(old, r->off_hosts, n, map);
     struct hosts_off_sample *s = xcalloc(r->n_states ? r->n_states : 1, sizeof *s);
     for (size_t i = 0; i < r->n_states; i++)
         s[i] = (struct hosts_off_sample){ map[r->states[i].host], r->states[i].t_ms,
@@ -1556,21 +1563,22 @@ int cmd_report(int argc, char **argv)
                                              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     }
     /* hosts in name order in every format; marks and cells follow their host */
-    int *map = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *map);
+    size_t *map = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *map);
     char **names = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *names);
+    char **sorted = xcalloc(r.n_hosts ? r.n_hosts : 1, sizeof *sorted);
     for (size_t h = 0; h < r.n_hosts; h++)
         names[h] = r.hosts[h].name;
     sort(r.hosts, r.n_hosts, sizeof *r.hosts, cmp_host_name);
-    for (size_t old = 0; old < r.n_hosts; old++)
-        for (size_t h = 0; h < r.n_hosts; h++)
-            if (r.hosts[h].name == names[old])
-                map[old] = (int)h;
+    for (size_t h = 0; h < r.n_hosts; h++)
+        sorted[h] = r.hosts[h].name;
+    sorted_map(names, sorted, r.n_hosts, map);
     for (size_t i = 0; i < r.n_cells; i++)
-        r.cells[i].host = map[r.cells[i].host];
+        r.cells[i].host = (int)map[r.cells[i].host];
     for (size_t i = 0; i < r.n_marks; i++)
-        r.marks[i].host = map[r.marks[i].host];
+        r.marks[i].host = (int)map[r.marks[i].host];
     free(map);
     free(names);
+    free(sorted);
     if (compute_hosts_off(&c, &r) < 0) {
         fprintf(stderr, "joulectl report: %s\n", c.err);
         rc = JOULECTL_EXIT_FAIL;
